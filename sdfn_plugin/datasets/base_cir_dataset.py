@@ -1,0 +1,84 @@
+"""Query datasets with an attached gallery, on top of mmengine's BaseDataset."""
+import copy
+from abc import abstractmethod
+from typing import Callable, List, Optional, Sequence, Union
+
+from mmengine.dataset import BaseDataset
+from mmengine.logging import MMLogger
+
+from sdfn_plugin.registry import DATASETS
+
+PipelineCfg = Sequence[Union[dict, Callable]]
+
+_DEFAULT_GALLERY_PIPELINE = [dict(type='sdfn_plugin.LoadCIRImages', keys=('img',)),
+                             dict(type='sdfn_plugin.PackCIRInputs')]
+
+
+@DATASETS.register_module()
+class CIRGalleryDataset(BaseDataset):
+    """Gallery images (``img_path``, ``img_id``) encoded once per evaluation."""
+
+    def __init__(self, items: List[dict], pipeline: PipelineCfg = (), **kwargs) -> None:
+        self._items = items
+        super().__init__(pipeline=list(pipeline), test_mode=True, serialize_data=False, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        for i, item in enumerate(self._items):
+            if 'img_path' not in item:
+                raise KeyError(f'gallery item {i} has no img_path (keys: {sorted(item)})')
+        return self._items
+
+
+class BaseCIRDataset(BaseDataset):
+    """A split of (reference, text, target) queries plus, for evaluation, its gallery.
+
+    Subclasses implement :meth:`load_queries` returning dicts with ``ref_path``,
+    ``ref_id``, ``text``, ``tgt_id`` and, for training, ``tgt_path``; evaluation
+    splits also fill ``self.gallery`` (list of ``{'img_path', 'img_id'}``) and
+    give each query ``gt_gallery_idx`` (all correct gallery indices) and
+    ``ref_gallery_idx`` (-1 if the reference is not in the gallery).
+
+    Args:
+        split: dataset split name (validated by the subclass).
+        pipeline: query pipeline, ending with ``PackCIRInputs``.
+        gallery_pipeline: pipeline for gallery images (loads ``img``).
+    """
+
+    def __init__(self, data_root: str, split: str, pipeline: PipelineCfg = (),
+                 gallery_pipeline: Optional[PipelineCfg] = None, test_mode: bool = False,
+                 lazy_init: bool = False) -> None:
+        self.split = split
+        self.gallery: List[dict] = []
+        self.gallery_pipeline = list(gallery_pipeline) if gallery_pipeline is not None else \
+            copy.deepcopy(_DEFAULT_GALLERY_PIPELINE)
+        super().__init__(data_root=data_root, pipeline=list(pipeline), test_mode=test_mode,
+                         lazy_init=lazy_init)
+
+    @abstractmethod
+    def load_queries(self) -> List[dict]:
+        """Parse annotations into query dicts (and ``self.gallery`` for evaluation splits)."""
+
+    def load_data_list(self) -> List[dict]:
+        queries = self.load_queries()
+        for i, q in enumerate(queries):
+            text = q.get('text')
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f'{type(self).__name__}({self.split}): query {i} '
+                                 f'(ref {q.get("ref_id")!r}) has an empty text {text!r}')
+        MMLogger.get_current_instance().info(
+            f'{type(self).__name__} split={self.split!r}: {len(queries)} queries'
+            + (f', gallery of {len(self.gallery)} images' if self.gallery else ''))
+        return queries
+
+    def texts(self) -> List[str]:
+        """All modification texts of this split (vocabulary building)."""
+        self.full_init()
+        return [self.get_data_info(i)['text'] for i in range(len(self))]
+
+    def gallery_dataset(self) -> CIRGalleryDataset:
+        """The gallery as a dataset, in gallery-index order."""
+        self.full_init()
+        if not self.gallery:
+            raise RuntimeError(f'{type(self).__name__}(split={self.split!r}) has no gallery; '
+                               'evaluate on an evaluation split')
+        return CIRGalleryDataset(self.gallery, pipeline=self.gallery_pipeline)

@@ -1,0 +1,91 @@
+"""torchvision ResNets as region-token encoders (TIRG, AMC, SDFN)."""
+import os
+from typing import Optional
+
+import torch
+from torch import nn
+
+from sdfn_plugin.registry import MODELS
+
+from .base import MapImageEncoder
+
+_DEPTHS = {18: ('resnet18', 512), 34: ('resnet34', 512), 50: ('resnet50', 2048), 101: ('resnet101', 2048)}
+
+
+@MODELS.register_module()
+class TorchvisionResNet(MapImageEncoder):
+    """ResNet up to ``layer4`` (last feature map), then a 1x1 projection.
+
+    Weights come from torchvision's own mechanism (``weights='IMAGENET1K_V1'``,
+    downloaded into the torch hub cache on the user's machine) or from a local
+    checkpoint file (``checkpoint=``); with neither, the network is randomly
+    initialised and builds offline.
+
+    Args:
+        depth: 18, 34, 50 or 101.
+        out_dim: projection width; SDFN/AMC use 1024 (no bias), TIRG 512.
+        weights: a torchvision weights enum name, e.g. ``'IMAGENET1K_V2'``.
+        checkpoint: path to a state dict of ``torchvision.models.resnet<depth>``
+            (keys with or without a ``'state_dict'`` wrapper; ``fc.*`` ignored).
+        frozen_bn: keep BatchNorm in eval mode with frozen affine parameters (AMC).
+        frozen_stages: freeze the stem and the first ``frozen_stages`` layers (-1: none).
+    """
+
+    def __init__(self, depth: int = 50, out_dim: Optional[int] = 1024, proj_bias: bool = False,
+                 weights: Optional[str] = None, checkpoint: Optional[str] = None,
+                 frozen_bn: bool = False, frozen_stages: int = -1) -> None:
+        if depth not in _DEPTHS:
+            raise ValueError(f'TorchvisionResNet.depth must be one of {sorted(_DEPTHS)}, got {depth}')
+        if weights is not None and checkpoint is not None:
+            raise ValueError('TorchvisionResNet: give either weights (torchvision name) or checkpoint (file), not both')
+        if not -1 <= frozen_stages <= 4:
+            raise ValueError(f'TorchvisionResNet.frozen_stages must be in [-1, 4], got {frozen_stages}')
+        import torchvision
+        arch, width = _DEPTHS[depth]
+        super().__init__(backbone_dim=width, out_dim=out_dim, proj_bias=proj_bias)
+        net = getattr(torchvision.models, arch)(weights=weights)
+        if checkpoint is not None:
+            self._load_local(net, checkpoint)
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        self.layers = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
+        self.frozen_bn = frozen_bn
+        self.frozen_stages = frozen_stages
+        self._freeze()
+
+    @staticmethod
+    def _load_local(net: nn.Module, path: str) -> None:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'TorchvisionResNet.checkpoint: no such file {path!r}')
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        state = state.get('state_dict', state)
+        state = {k: v for k, v in state.items() if not k.startswith('fc.')}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith('fc.')]
+        if missing or unexpected:
+            raise ValueError(f'TorchvisionResNet.checkpoint {path!r} does not match the architecture: '
+                             f'missing {missing[:5]}, unexpected {unexpected[:5]}')
+
+    def _freeze(self) -> None:
+        frozen = [self.stem] + list(self.layers[:max(self.frozen_stages, 0)]) if self.frozen_stages >= 0 else []
+        for module in frozen:
+            for p in module.parameters():
+                p.requires_grad_(False)
+        if self.frozen_bn:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    for p in m.parameters():
+                        p.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'TorchvisionResNet':
+        super().train(mode)
+        if mode and self.frozen_bn:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+    def forward_map(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.stem(images)
+        for layer in self.layers:
+            x = layer(x)
+        return x

@@ -1,0 +1,128 @@
+"""Recurrent text encoder over word embeddings (TIRG, AMC, SDFN)."""
+from typing import List, Optional, Sequence
+
+import torch
+from mmengine.logging import MMLogger
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from sdfn_plugin.registry import DATASETS, MODELS
+from sdfn_plugin.structures import TextFeatures
+
+from .glove import load_glove
+from .vocabulary import Vocabulary
+
+_POOLING = ('last', 'max')
+
+
+def build_vocabulary(vocab_file: Optional[str], vocab_dataset: Optional[dict],
+                     specials: Sequence[str] = ()) -> Vocabulary:
+    """Vocabulary from a file, or from the training texts of a dataset config.
+
+    Building from the dataset config (the usual case) reads annotations only;
+    the resulting word list is also stored in checkpoints and checked on load.
+    """
+    if (vocab_file is None) == (vocab_dataset is None):
+        raise ValueError('text encoder: give exactly one of vocab_file (path) or vocab_dataset '
+                         '(the training dataset config whose texts define the vocabulary)')
+    if vocab_file is not None:
+        return Vocabulary.load(vocab_file)
+    dataset = DATASETS.build(vocab_dataset)
+    if not hasattr(dataset, 'texts'):
+        raise TypeError(f'vocab_dataset type {type(dataset).__name__} has no texts() method')
+    return Vocabulary.from_texts(dataset.texts(), specials=specials)
+
+
+@MODELS.register_module()
+class LSTMTextEncoder(nn.Module):
+    """Word embeddings -> (Bi)LSTM/GRU -> word features, mask and sentence feature.
+
+    * TIRG (google/tirg ``text_model.py``): random 512-d embeddings, LSTM 512,
+      sentence = output at the last valid step, then dropout 0.1 + Linear.
+    * AMC / SDFN: GloVe-300 embeddings, LSTM 1024, words = all outputs,
+      sentence = max over valid steps (``pooling='max'``).
+
+    Tokenisation happens here (the tokenizer belongs to the encoder); inputs are
+    raw strings.
+
+    Args:
+        vocab_file / vocab_dataset: vocabulary source, see :func:`build_vocabulary`.
+        embed_dim: word embedding size (300 with GloVe).
+        hidden_dim: recurrent hidden size per direction.
+        out_dim: optional Linear after dropout applied to words and sentence.
+        pooling: ``'last'`` (TIRG) or ``'max'`` (AMC/SDFN, masked).
+        glove_file: local GloVe text file to initialise embeddings (OOV: N(0,1)).
+        rnn: ``'lstm'`` or ``'gru'``; ``bidirectional`` concatenates directions.
+        max_length: texts are truncated to this many tokens.
+    """
+
+    def __init__(self, vocab_file: Optional[str] = None, vocab_dataset: Optional[dict] = None,
+                 embed_dim: int = 512, hidden_dim: int = 512, out_dim: Optional[int] = None,
+                 num_layers: int = 1, bidirectional: bool = False, rnn: str = 'lstm',
+                 pooling: str = 'last', dropout: float = 0.1, glove_file: Optional[str] = None,
+                 freeze_embeddings: bool = False, specials: Sequence[str] = (), max_length: int = 64) -> None:
+        super().__init__()
+        if pooling not in _POOLING:
+            raise ValueError(f'LSTMTextEncoder.pooling must be one of {_POOLING}, got {pooling!r}')
+        if rnn not in ('lstm', 'gru'):
+            raise ValueError(f"LSTMTextEncoder.rnn must be 'lstm' or 'gru', got {rnn!r}")
+        if max_length < 1:
+            raise ValueError(f'LSTMTextEncoder.max_length must be >= 1, got {max_length}')
+        self.vocab = build_vocabulary(vocab_file, vocab_dataset, specials)
+        MMLogger.get_current_instance().info(f'text vocabulary: {len(self.vocab)} tokens')
+        self.embedding = nn.Embedding(len(self.vocab), embed_dim, padding_idx=0)
+        if glove_file is not None:
+            weight, _ = load_glove(glove_file, self.vocab, embed_dim)
+            self.embedding.weight.data.copy_(weight)
+        self.embedding.weight.requires_grad_(not freeze_embeddings)
+        rnn_cls = nn.LSTM if rnn == 'lstm' else nn.GRU
+        self.rnn = rnn_cls(embed_dim, hidden_dim, num_layers=num_layers, batch_first=True,
+                           bidirectional=bidirectional)
+        width = hidden_dim * (2 if bidirectional else 1)
+        self.dropout = nn.Dropout(dropout)
+        self.proj = nn.Linear(width, out_dim) if out_dim else nn.Identity()
+        self.out_dim = out_dim or width
+        self.pooling = pooling
+        self.max_length = max_length
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Padded id matrix ``(B, L)`` (0 = padding)."""
+        ids = [self.vocab.encode(t)[:self.max_length] for t in texts]
+        out = torch.zeros(len(ids), max(len(i) for i in ids), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            out[row, :len(seq)] = torch.tensor(seq)
+        return out
+
+    def forward(self, texts: List[str]) -> TextFeatures:
+        if len(texts) == 0:
+            raise ValueError('LSTMTextEncoder got an empty batch of texts')
+        device = self.embedding.weight.device
+        ids = self.tokenize(texts)
+        lengths = (ids != 0).sum(1)  # stays on CPU: pack_padded_sequence requires CPU lengths
+        ids = ids.to(device)
+        mask = ids != 0
+        packed = pack_padded_sequence(self.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        words, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        words = self.proj(self.dropout(words))
+        if self.pooling == 'last':
+            sentence = words[torch.arange(len(texts), device=device), lengths.to(device) - 1]
+        else:
+            sentence = words.masked_fill(~mask.unsqueeze(-1), float('-inf')).amax(dim=1)
+        return TextFeatures(tokens=words, mask=mask, pooled=sentence)
+
+    def encode_text(self, texts: List[str], normalize: bool = False) -> torch.Tensor:
+        pooled = self(texts).pooled
+        return nn.functional.normalize(pooled, dim=-1) if normalize else pooled
+
+    # The vocabulary is part of the model: store it in checkpoints and refuse a
+    # checkpoint trained with a different one (ids would silently mean other words).
+    def get_extra_state(self) -> dict:
+        return {'vocab': list(self.vocab.itos)}
+
+    def set_extra_state(self, state: dict) -> None:
+        saved = state.get('vocab') if isinstance(state, dict) else None
+        if saved is not None and saved != self.vocab.itos:
+            raise ValueError(
+                f'checkpoint vocabulary ({len(saved)} tokens) differs from the one built from the config '
+                f'({len(self.vocab)} tokens): text_encoder.vocab_dataset/vocab_file must match training')

@@ -1,0 +1,5 @@
+from .base import BaseFusion
+from .baselines import Concat, ImageOnly, TextOnly
+from .tirg import TIRG
+
+__all__ = ['BaseFusion', 'Concat', 'ImageOnly', 'TextOnly', 'TIRG']

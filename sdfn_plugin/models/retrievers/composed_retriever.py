@@ -1,0 +1,159 @@
+"""The model that every composition method plugs into."""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModel
+from torch import nn
+
+from sdfn_plugin.registry import MODELS
+from sdfn_plugin.structures import CIRDataSample, FusionOutput, ImageFeatures, QueryBatch
+
+from ..fusions.base import BaseFusion
+from ..losses.base import BaseCIRLoss
+from ..scorers.base import BaseScorer
+
+ForwardResult = Union[Dict[str, torch.Tensor], List[dict], Dict[str, object]]
+
+
+@MODELS.register_module()
+class ComposedRetriever(BaseModel):
+    """Composed image retrieval: ``q = fusion(E_img(ref), E_txt(text))``, gallery
+    ``g = target_head(E_img(img))`` (the pooled image feature by default),
+    ranked by ``scorer(q, g)``.
+
+    ``forward(inputs, data_samples, mode)`` follows mmengine's contract:
+
+    * ``'loss'``: ``inputs`` has ``ref``, ``tgt`` images and ``text``; returns the
+      dict of every loss term (keys containing ``'loss'`` are optimised).
+    * ``'predict'``: ``inputs`` has ``ref`` and ``text``; needs a gallery prepared
+      by :meth:`set_gallery` (the ``PrepareGalleryHook`` does it before each
+      evaluation); returns one dict per query with ``pred_topk`` (gallery
+      indices, best first), ``gt_gallery_idx``, ``category`` and the fusion's
+      ``predict_aux_keys`` (e.g. SDFN's routing ``paths``).
+    * ``'tensor'``: returns ``{'query': ..., 'target': ...}`` embeddings.
+
+    Args:
+        image_encoder, text_encoder, fusion: configs of the three parts.
+        losses: configs of the objective terms (summed by mmengine).
+        target_head: optional module on the target :class:`ImageFeatures`
+            returning the gallery embedding; default ``features.pooled``.
+        scorer: how queries meet gallery items (cosine by default).
+        topk: how many gallery indices ``predict`` returns (>= the metric's max K).
+        exclude_reference: drop the reference image from its own ranking.
+        gallery_chunk: gallery items scored at once in ``predict``.
+    """
+
+    def __init__(self, image_encoder: dict, text_encoder: dict, fusion: dict, losses: Sequence[dict],
+                 target_head: Optional[dict] = None, scorer: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, topk: int = 50, exclude_reference: bool = True,
+                 gallery_chunk: int = 8192, init_cfg: Optional[dict] = None) -> None:
+        data_preprocessor = dict(data_preprocessor or {})
+        data_preprocessor.setdefault('type', 'sdfn_plugin.CIRDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if topk < 1:
+            raise ValueError(f'model.topk must be >= 1, got {topk}')
+        if not losses:
+            raise ValueError('model.losses is empty: give at least one loss config')
+        self.image_encoder = MODELS.build(image_encoder)
+        self.text_encoder = MODELS.build(text_encoder)
+        self.fusion: BaseFusion = MODELS.build(fusion)
+        self.target_head = MODELS.build(target_head) if target_head else None
+        self.scorer: BaseScorer = MODELS.build(scorer or dict(type='CosineScorer'))
+        self.losses = nn.ModuleList([MODELS.build(cfg) for cfg in losses])
+        for i, loss in enumerate(self.losses):
+            if not isinstance(loss, BaseCIRLoss):
+                raise TypeError(f'model.losses[{i}] is {type(loss).__name__}, expected a BaseCIRLoss')
+        self._check_dims()
+        self.topk = topk
+        self.exclude_reference = exclude_reference
+        self.gallery_chunk = gallery_chunk
+        self._gallery: Optional[torch.Tensor] = None
+
+    def _check_dims(self) -> None:
+        pairs = [('image_encoder', getattr(self.image_encoder, 'out_dim', None), 'fusion.image_dim',
+                  self.fusion.image_dim),
+                 ('text_encoder', getattr(self.text_encoder, 'out_dim', None), 'fusion.text_dim',
+                  self.fusion.text_dim)]
+        if self.target_head is None and self.scorer.inner_product:
+            pairs.append(('image_encoder (gallery embedding)', getattr(self.image_encoder, 'out_dim', None),
+                          'fusion.embed_dim', self.fusion.embed_dim))
+        for enc_name, enc_dim, fus_name, fus_dim in pairs:
+            if enc_dim is not None and enc_dim != fus_dim:
+                raise ValueError(f'dimension mismatch: {enc_name}.out_dim = {enc_dim} but {fus_name} = {fus_dim}')
+
+    # ------------------------------------------------------------------ features
+    def extract_query(self, ref: torch.Tensor, texts: List[str]) -> QueryBatch:
+        """Composed query embeddings (+ fusion aux) for reference images and texts."""
+        out: FusionOutput = self.fusion(self.image_encoder(ref), self.text_encoder(texts))
+        return QueryBatch(out.query, out.aux)
+
+    def gallery_embedding(self, feats: ImageFeatures) -> torch.Tensor:
+        return self.target_head(feats) if self.target_head is not None else feats.pooled
+
+    def extract_gallery(self, images: torch.Tensor) -> torch.Tensor:
+        """Gallery/target embeddings ``(B, D)`` of images."""
+        return self.gallery_embedding(self.image_encoder(images))
+
+    def set_gallery(self, gallery: Optional[torch.Tensor]) -> None:
+        """Install (raw) gallery embeddings for ``predict``; ``None`` frees them."""
+        self._gallery = None if gallery is None else self.scorer.prepare_gallery(gallery)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, inputs: dict, data_samples: Optional[List[CIRDataSample]] = None,
+                mode: str = 'tensor') -> ForwardResult:
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            out = {'query': self.extract_query(inputs['ref'], inputs['text']).query}
+            if 'tgt' in inputs:
+                out['target'] = self.extract_gallery(inputs['tgt'])
+            return out
+        raise RuntimeError(f"Invalid mode {mode!r}: expected 'loss', 'predict' or 'tensor'")
+
+    def loss(self, inputs: dict, data_samples: Optional[List[CIRDataSample]]) -> Dict[str, torch.Tensor]:
+        for key in ('ref', 'tgt', 'text'):
+            if key not in inputs:
+                raise KeyError(f"mode='loss' needs inputs[{key!r}] (training pipeline must load ref and tgt)")
+        ref, tgt = inputs['ref'], inputs['tgt']
+        # One encoder pass over references and targets (BatchNorm sees both, as in a shared tower).
+        feats = self.image_encoder(torch.cat([ref, tgt], dim=0))
+        b = ref.shape[0]
+        ref_feats = ImageFeatures(feats.tokens[:b], feats.pooled[:b])
+        tgt_feats = ImageFeatures(feats.tokens[b:], feats.pooled[b:])
+        out = self.fusion(ref_feats, self.text_encoder(inputs['text']))
+        query, target = QueryBatch(out.query, out.aux), self.gallery_embedding(tgt_feats)
+        losses: Dict[str, torch.Tensor] = {}
+        for term in self.losses:
+            for name, value in term(query, target, self.scorer, data_samples).items():
+                if name in losses:
+                    raise KeyError(f'two loss terms both return {name!r}; give them distinct names')
+                losses[name] = value
+        return losses
+
+    @torch.no_grad()
+    def predict(self, inputs: dict, data_samples: Optional[List[CIRDataSample]]) -> List[dict]:
+        from sdfn_plugin.evaluation.topk import chunked_topk
+        if self._gallery is None:
+            raise RuntimeError("mode='predict' needs a gallery: add PrepareGalleryHook to custom_hooks "
+                               '(default_runtime does) or call model.set_gallery(...)')
+        if data_samples is None:
+            raise ValueError("mode='predict' needs data_samples (they carry the ground truth)")
+        query = self.scorer.prepare_query(self.extract_query(inputs['ref'], inputs['text']))
+        exclude = None
+        if self.exclude_reference:
+            exclude = torch.tensor([int(s.metainfo.get('ref_gallery_idx', -1)) for s in data_samples],
+                                   device=query.query.device)
+        gallery = self._gallery.to(query.query.device)
+        _, topk = chunked_topk(query, gallery, self.scorer, self.topk, exclude, self.gallery_chunk)
+        keys = getattr(self.fusion, 'predict_aux_keys', ())
+        results = []
+        for i, sample in enumerate(data_samples):
+            res = {'pred_topk': topk[i].cpu(), 'gt_gallery_idx': list(sample.metainfo.get('gt_gallery_idx', [])),
+                   'category': sample.metainfo.get('category', ''), 'sample_idx': sample.metainfo.get('sample_idx')}
+            for k in keys:
+                if k in query.aux:
+                    res[k] = query.aux[k][i].detach().cpu()
+            results.append(res)
+        return results

@@ -1,0 +1,3 @@
+from .base import BaseScorer, CosineScorer, DotScorer
+
+__all__ = ['BaseScorer', 'CosineScorer', 'DotScorer']

@@ -1,0 +1,53 @@
+"""Shared command-line plumbing of ``tools/train.py`` and ``tools/test.py``."""
+import argparse
+import os
+import os.path as osp
+import sys
+import traceback
+from typing import Callable
+
+from mmengine.config import Config, DictAction
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--work-dir', help='folder for logs and checkpoints (default ./work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_epochs=2 (key=value, dotted keys)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher (pytorch: torchrun / torch.distributed.launch)')
+    # torch.distributed.launch passes --local-rank; torchrun only sets LOCAL_RANK
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--debug', action='store_true', help='show full tracebacks on errors')
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    from .config_check import check_config
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file not found: {args.config!r}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    check_config(cfg, args.config)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def run_main(fn: Callable[[], None], debug: bool) -> None:
+    """Run ``fn``; on failure print one clear last line (full traceback with --debug)."""
+    try:
+        fn()
+    except KeyboardInterrupt:
+        print('interrupted: resume with --resume (loses at most the work since the last checkpoint)',
+              file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - the CLI boundary
+        if debug or os.environ.get('SDFN_DEBUG') == '1':
+            traceback.print_exc()
+        print(f'error: {type(err).__name__}: {err}', file=sys.stderr)
+        sys.exit(1)
