@@ -1,0 +1,154 @@
+"""Random scenes, queries and held-out combinations.
+
+Held-out combinations
+    :data:`NUM_HELDOUT` = 6 of the 24 (colour, shape) pairs, drawn from the
+    seed: 6 distinct colours, each shape held out with exactly 2 of them
+    (:func:`heldout_combos`).
+
+Which object a query *touches*
+    the added object (add), the removed object (remove), or the changed
+    object, both before and after the change (change).
+
+Train queries
+    never touch a held-out combination: it is neither added, removed, changed
+    nor changed into (so it never occurs in a train text either).  Held-out
+    combinations may still occur, untouched, in train reference scenes and
+    therefore in their target scenes.
+Test queries
+    half of them (balanced per kind, chosen at random) are *held-out queries*:
+    the added object, the removed object, or the object after a change has a
+    held-out combination (for a colour/shape change the object before the
+    change may or may not).  The other half follow the train rule.  The
+    ``heldout`` flag of a query is true iff it touches a held-out combination,
+    which is exactly the held-out half.
+Reference scenes
+    uniformly random in both splits: number of objects uniform in the range
+    allowed for the kind (add: ``[min, max-1]``, remove: ``[max(min+1, 2),
+    max]``, change: ``[min, max]``, so reference and target stay within
+    ``[min_objects, max_objects]`` and are never empty), distinct random cells,
+    independent uniform attributes; scenes without a valid modification are
+    rejected and redrawn (rejection sampling keeps the object count).
+Kinds
+    add / remove / change are assigned in equal proportions (up to rounding)
+    and shuffled; a change picks colour, shape or size uniformly.
+"""
+from typing import FrozenSet, List, Sequence, Tuple
+
+import numpy as np
+
+from .config import CSSGenerationConfig
+from .scene import (ATTRIBUTE_VALUES, ATTRIBUTES, COLORS, MOD_KINDS, NUM_CELLS,
+                    SHAPES, SIZES, CSSObject, Modification, Scene,
+                    touched_combos)
+
+NUM_HELDOUT = 6
+_MAX_ATTEMPTS = 10000
+
+Combo = Tuple[str, str]
+
+
+def heldout_combos(seed: int) -> List[Combo]:
+    """The held-out (colour, shape) pairs of ``seed``, in colour order."""
+    rng = np.random.default_rng([seed, 7])
+    colors = rng.permutation(len(COLORS))[:NUM_HELDOUT]
+    shapes = rng.permutation(np.arange(NUM_HELDOUT) % len(SHAPES))
+    combos = sorted(zip(colors.tolist(), shapes.tolist()))
+    return [(COLORS[c], SHAPES[s]) for c, s in combos]
+
+
+def split_rng(seed: int, split: str, stream: int) -> np.random.Generator:
+    """Independent generator per (seed, split, stream)."""
+    return np.random.default_rng([seed, ('train', 'test').index(split), stream])
+
+
+def object_count_range(kind: str, cfg: CSSGenerationConfig) -> Tuple[int, int]:
+    """Inclusive range of reference-scene object counts for ``kind``."""
+    if kind == 'add':
+        return cfg.min_objects, cfg.max_objects - 1
+    if kind == 'remove':
+        return max(cfg.min_objects + 1, 2), cfg.max_objects
+    return cfg.min_objects, cfg.max_objects
+
+
+def random_scene(rng: np.random.Generator, num_objects: int) -> Scene:
+    cells = [None] * NUM_CELLS
+    chosen = rng.choice(NUM_CELLS, size=num_objects, replace=False)
+    attrs = rng.integers(0, (len(SHAPES), len(COLORS), len(SIZES)),
+                         size=(num_objects, 3))
+    for cell, (s, c, z) in zip(chosen.tolist(), attrs.tolist()):
+        cells[cell] = CSSObject(shape=SHAPES[s], color=COLORS[c], size=SIZES[z])
+    return Scene(tuple(cells))
+
+
+def _candidates(scene: Scene, kind: str, attribute: str, heldout: bool,
+                heldout_set: FrozenSet[Combo]) -> List[Modification]:
+    """Valid remove/change modifications of ``scene`` under the split rule."""
+    mods = []
+    for cell, obj in scene.objects():
+        if kind == 'remove':
+            if (obj.combo in heldout_set) == heldout:
+                mods.append(Modification('remove', cell))
+            continue
+        for value in ATTRIBUTE_VALUES[attribute]:
+            if value == getattr(obj, attribute):
+                continue
+            after = obj.replace(attribute, value).combo
+            if heldout:
+                ok = after in heldout_set
+            else:
+                ok = after not in heldout_set and obj.combo not in heldout_set
+            if ok:
+                mods.append(Modification('change', cell, attribute=attribute,
+                                         value=value))
+    return mods
+
+
+def sample_query(rng: np.random.Generator, kind: str, heldout: bool,
+                 heldout_list: Sequence[Combo], cfg: CSSGenerationConfig
+                 ) -> Tuple[Scene, Modification]:
+    """Sample a reference scene and a modification of ``kind``.
+
+    ``heldout`` selects a held-out query (see module docstring); otherwise the
+    query touches no held-out combination.
+    """
+    heldout_set = frozenset(heldout_list)
+    lo, hi = object_count_range(kind, cfg)
+    num_objects = int(rng.integers(lo, hi + 1))
+    if kind == 'add':
+        scene = random_scene(rng, num_objects)
+        empty = scene.empty_cells()
+        cell = empty[int(rng.integers(len(empty)))]
+        allowed = [(c, s) for c in COLORS for s in SHAPES
+                   if ((c, s) in heldout_set) == heldout]
+        color, shape = allowed[int(rng.integers(len(allowed)))]
+        size = SIZES[int(rng.integers(len(SIZES)))]
+        return scene, Modification(
+            'add', cell, new_object=CSSObject(shape=shape, color=color, size=size))
+    attribute = None
+    if kind == 'change':
+        attribute = ATTRIBUTES[int(rng.integers(len(ATTRIBUTES)))]
+    for _ in range(_MAX_ATTEMPTS):
+        scene = random_scene(rng, num_objects)
+        mods = _candidates(scene, kind, attribute, heldout, heldout_set)
+        if mods:
+            return scene, mods[int(rng.integers(len(mods)))]
+    raise RuntimeError(f'could not sample a {kind} query (heldout={heldout})')
+
+
+def assign_kinds(rng: np.random.Generator, num: int,
+                 with_heldout: bool) -> List[Tuple[str, bool]]:
+    """Balanced, shuffled (kind, heldout) assignment for ``num`` queries.
+
+    Kinds cycle add/remove/change; with ``with_heldout`` the held-out flag
+    alternates within each kind, so each kind has half held-out queries.
+    """
+    slots = [(MOD_KINDS[i % 3], with_heldout and (i // 3) % 2 == 1)
+             for i in range(num)]
+    order = rng.permutation(num)
+    return [slots[i] for i in order.tolist()]
+
+
+def query_is_heldout(scene: Scene, mod: Modification,
+                     heldout_list: Sequence[Combo]) -> bool:
+    heldout_set = frozenset(heldout_list)
+    return any(c in heldout_set for c in touched_combos(scene, mod))
