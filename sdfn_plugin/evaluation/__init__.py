@@ -1,0 +1,4 @@
+from .metrics import RecallAtK
+from .topk import chunked_topk
+
+__all__ = ['RecallAtK', 'chunked_topk']

@@ -1,0 +1,3 @@
+from .recall import RecallAtK
+
+__all__ = ['RecallAtK']

@@ -1,0 +1,140 @@
+import pytest
+import torch
+
+from sdfn_plugin.evaluation.topk import chunked_topk
+from sdfn_plugin.models.scorers.base import BaseScorer, CosineScorer, DotScorer
+from sdfn_plugin.structures import QueryBatch
+
+
+class WeightedDotScorer(BaseScorer):
+    """Query-dependent scorer: scores = (q * w) @ g.T with w from query.aux."""
+
+    inner_product = False
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, query, gallery):
+        self.calls.append(gallery.shape[0])
+        return (query.query * query.aux['w']) @ gallery.t()
+
+
+def _data(num_queries, num_gallery, dim=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    query = QueryBatch(
+        torch.randn(num_queries, dim, generator=g, dtype=torch.float64),
+        {'w': torch.rand(num_queries, dim, generator=g, dtype=torch.float64) + 0.5})
+    gallery = torch.randn(num_gallery, dim, generator=g, dtype=torch.float64)
+    exclude = torch.randint(-1, num_gallery, (num_queries, ), generator=g)
+    exclude[0] = num_gallery - 1  # the last item (in the last, maybe partial, chunk)
+    if num_queries > 1:
+        exclude[1] = -1
+    return query, gallery, exclude
+
+
+def _reference(query, gallery, scorer, k, exclude=None):
+    scores = scorer(query, gallery).clone()
+    if exclude is not None:
+        rows = torch.nonzero(exclude >= 0).flatten()
+        scores[rows, exclude[rows]] = float('-inf')
+    values, indices = torch.sort(scores, dim=1, descending=True)
+    return values[:, :k], indices[:, :k]
+
+
+@pytest.mark.parametrize('scorer_cls', [DotScorer, CosineScorer, WeightedDotScorer])
+@pytest.mark.parametrize('use_exclude', [False, True])
+@pytest.mark.parametrize(
+    'num_gallery,chunk,k',
+    [
+        (100, 32, 5),  # G not a multiple of the chunk
+        (96, 32, 10),  # G a multiple of the chunk
+        (100, 7, 20),  # k > chunk
+        (50, 16, 50),  # k == G
+        (30, 8, 100),  # k > G
+        (40, 1, 3),  # chunk of one item
+        (40, 1000, 7),  # a single chunk
+        (1, 4, 3),  # one gallery item
+    ])
+def test_matches_full_sort(scorer_cls, use_exclude, num_gallery, chunk, k):
+    scorer = scorer_cls()
+    query, gallery, exclude = _data(13, num_gallery, seed=num_gallery * 31 + chunk)
+    query, gallery = scorer.prepare_query(query), scorer.prepare_gallery(gallery)
+    exclude = exclude if use_exclude else None
+
+    values, indices = chunked_topk(query, gallery, scorer, k, exclude=exclude, gallery_chunk=chunk)
+    ref_values, ref_indices = _reference(query, gallery, scorer, k, exclude)
+
+    k_out = min(k, num_gallery)
+    assert values.shape == indices.shape == (13, k_out)
+    assert indices.dtype == torch.long
+    assert torch.equal(indices, ref_indices)
+    # a chunk's matmul may differ from the full one in the last ulp
+    torch.testing.assert_close(values, ref_values, rtol=1e-12, atol=1e-12)
+    if use_exclude:
+        for i, e in enumerate(exclude.tolist()):
+            if e >= 0 and k_out < num_gallery:
+                assert e not in indices[i].tolist()
+            elif e >= 0:  # whole gallery returned: the excluded item ranks last at -inf
+                assert indices[i, -1] == e and values[i, -1] == float('-inf')
+
+
+def test_never_scores_more_than_a_chunk():
+    scorer = WeightedDotScorer()
+    query, gallery, _ = _data(4, 1000)
+    chunked_topk(query, gallery, scorer, k=10, gallery_chunk=128)
+    assert scorer.calls == [128] * 7 + [1000 - 7 * 128]
+
+
+def test_exclude_accepts_sequence_and_handles_tiny_gallery():
+    scorer = DotScorer()
+    query, gallery, _ = _data(2, 2)
+    values, indices = chunked_topk(query, gallery, scorer, k=1, exclude=[0, 1], gallery_chunk=1)
+    assert indices.tolist() == [[1], [0]]
+    assert torch.isfinite(values).all()
+
+
+def test_empty_gallery_and_no_queries():
+    scorer = DotScorer()
+    query, _, _ = _data(3, 5)
+    values, indices = chunked_topk(query, torch.empty(0, 8, dtype=torch.float64), scorer, k=5)
+    assert values.shape == indices.shape == (3, 0)
+    empty_query = QueryBatch(torch.empty(0, 8, dtype=torch.float64), {})
+    values, indices = chunked_topk(empty_query, torch.randn(20, 8, dtype=torch.float64), scorer, k=5, gallery_chunk=6)
+    assert values.shape == indices.shape == (0, 5)
+
+
+@pytest.mark.parametrize(
+    'kwargs,error,match',
+    [
+        (dict(k=0), ValueError, 'k must be a positive int'),
+        (dict(k=2.0), ValueError, 'k must be a positive int'),
+        (dict(k=3, gallery_chunk=0), ValueError, 'gallery_chunk must be a positive int'),
+        (dict(k=3, exclude=torch.zeros(5, dtype=torch.long)), ValueError, r'exclude must have shape'),
+        (dict(k=3, exclude=torch.zeros(4)), TypeError, 'integer gallery indices'),
+        (dict(k=3, exclude=torch.tensor([0, 1, 2, 10])), ValueError, r'\[-1, 10\)'),
+        (dict(k=3, exclude=torch.tensor([0, 1, -2, 3])), ValueError, r'\[-1, 10\)'),
+    ])
+def test_argument_validation(kwargs, error, match):
+    query, gallery, _ = _data(4, 10)
+    with pytest.raises(error, match=match):
+        chunked_topk(query, gallery, DotScorer(), **kwargs)
+
+
+def test_gallery_and_query_shape_validation():
+    query, gallery, _ = _data(4, 10)
+    with pytest.raises(ValueError, match='gallery must be a 2-D'):
+        chunked_topk(query, gallery[0], DotScorer(), k=3)
+    with pytest.raises(ValueError, match='query.query must be a 2-D'):
+        chunked_topk(QueryBatch(query.query[0]), gallery, DotScorer(), k=3)
+    with pytest.raises(TypeError, match='QueryBatch'):
+        chunked_topk(query.query, gallery, DotScorer(), k=3)
+
+
+def test_no_grad_and_device_of_outputs():
+    scorer = DotScorer()
+    query = QueryBatch(torch.randn(3, 4, requires_grad=True))
+    gallery = torch.randn(9, 4, requires_grad=True)
+    values, indices = chunked_topk(query, gallery, scorer, k=4, gallery_chunk=2)
+    assert not values.requires_grad
+    assert values.device == indices.device == gallery.device
