@@ -19,12 +19,17 @@ def encode_gallery(model, dataset, batch_size: int, num_workers: int = 0) -> tor
     so the work is split across GPUs and nothing is written to disk.
     """
     rank, world = get_dist_info()
+    # mmengine calls before_val_epoch while the model is still in train mode:
+    # encode in eval mode (BatchNorm running statistics, no dropout) and restore.
+    was_training = model.training
+    model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=pseudo_collate,
                         sampler=DefaultSampler(dataset, shuffle=False))
     feats = []
     for batch in loader:
         data = model.data_preprocessor(batch, False)
         feats.append(model.extract_gallery(data['inputs']['img']))
+    model.train(was_training)
     local = torch.cat(feats)
     if world > 1:
         # shard r holds items r, r+W, r+2W, ... -> stack (M, W, D) and flatten restores the order
