@@ -22,7 +22,8 @@ class ResizeImages:
     squashes (the FashionIQ start kit / AMC ``Resize([256, 256])``)."""
 
     def __init__(self, size: Size, keys: Sequence[str] = ('ref', 'tgt', 'img'), antialias: bool = True) -> None:
-        self.size = [size] if isinstance(size, int) else list(_pair(size, 'ResizeImages'))
+        pair = _pair(size, 'ResizeImages')
+        self.size = [pair[0]] if isinstance(size, int) else list(pair)
         self.keys, self.antialias = tuple(keys), antialias
 
     def __call__(self, results: dict) -> dict:

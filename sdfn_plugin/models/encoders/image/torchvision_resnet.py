@@ -78,6 +78,10 @@ class TorchvisionResNet(MapImageEncoder):
 
     def train(self, mode: bool = True) -> 'TorchvisionResNet':
         super().train(mode)
+        if mode and self.frozen_stages >= 0:
+            # frozen stages also keep their BatchNorm statistics (mmdet convention)
+            for module in [self.stem] + list(self.layers[:self.frozen_stages]):
+                module.eval()
         if mode and self.frozen_bn:
             for m in self.modules():
                 if isinstance(m, nn.BatchNorm2d):

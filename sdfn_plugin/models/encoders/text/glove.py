@@ -16,6 +16,14 @@ def _fallback_forms(word: str):
     yield word.split('/')[0]
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def load_glove(path: str, vocab: Vocabulary, dim: int) -> Tuple[torch.Tensor, float]:
     """Embedding matrix ``(len(vocab), dim)`` initialised from a GloVe text file.
 
@@ -39,6 +47,8 @@ def load_glove(path: str, vocab: Vocabulary, dim: int) -> Tuple[torch.Tensor, fl
             if idx is None or (idx in found and vocab.itos[idx] != word):
                 continue
             values = rest.split(' ')
+            if len(values) > dim and not all(_is_number(v) for v in values[:len(values) - dim]):
+                continue  # a multi-word token of glove.840B ('at name@domain.com', '. . .'), never a vocab word
             if len(values) != dim:
                 raise ValueError(f'{path}:{lineno}: expected {dim} values after the word, got {len(values)}')
             weight[idx] = torch.tensor([float(v) for v in values])
