@@ -1,4 +1,5 @@
+from .path_memory_hook import PathMemoryHook
 from .prepare_gallery_hook import PrepareGalleryHook, encode_gallery
 from .reseed_hook import EpochReseedHook
 
-__all__ = ['PrepareGalleryHook', 'encode_gallery', 'EpochReseedHook']
+__all__ = ['PathMemoryHook', 'PrepareGalleryHook', 'encode_gallery', 'EpochReseedHook']
