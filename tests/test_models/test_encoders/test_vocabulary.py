@@ -73,3 +73,12 @@ def test_equality():
     assert Vocabulary(['a', 'b']) == Vocabulary(['a', 'b', 'a'])
     assert Vocabulary(['a', 'b']) != Vocabulary(['b', 'a'])
     assert Vocabulary(['a']) != ['<pad>', '<unk>', 'a']
+
+
+def test_reserved_specials_survive_tokenisation():
+    from sdfn_plugin.models.encoders.text.vocabulary import Vocabulary, tokenize
+    assert tokenize('Is red <and> has, sleeves', specials=('<and>', )) == ['is', 'red', '<and>', 'has', 'sleeves']
+    assert tokenize('Is red <and> has', specials=()) == ['is', 'red', 'and', 'has']
+    vocab = Vocabulary.from_texts(['red <and> blue', 'and red'], specials=('<and>', ))
+    assert vocab.itos[:3] == ['<pad>', '<unk>', '<and>']
+    assert vocab.encode('red <and> and') == [vocab.stoi['red'], 2, vocab.stoi['and']]

@@ -11,10 +11,21 @@ PAD, UNK = '<pad>', '<unk>'
 _DELETE = str.maketrans('', '', string.punctuation)
 
 
-def tokenize(text: str) -> List[str]:
-    """ASCII, lowercase, punctuation removed, whitespace split."""
-    ascii_text = text.encode('ascii', errors='ignore').decode('ascii')
-    return ascii_text.lower().translate(_DELETE).split()
+def tokenize(text: str, specials: Sequence[str] = ()) -> List[str]:
+    """ASCII, lowercase, punctuation removed, whitespace split.
+
+    Whitespace-separated pieces equal to a reserved token in ``specials`` (e.g.
+    ``'<and>'`` joining FashionIQ's two captions) are kept verbatim; AMC's code
+    lost them to punctuation removal (``sdfn_method.md`` Sec. 2).
+    """
+    out: List[str] = []
+    for piece in text.split():
+        if piece in specials:
+            out.append(piece)
+            continue
+        ascii_piece = piece.encode('ascii', errors='ignore').decode('ascii')
+        out.extend(ascii_piece.lower().translate(_DELETE).split())
+    return out
 
 
 class Vocabulary:
@@ -29,7 +40,8 @@ class Vocabulary:
     """
 
     def __init__(self, words: Iterable[str], specials: Sequence[str] = ()) -> None:
-        self.itos: List[str] = [PAD, UNK] + [s for s in specials if s not in (PAD, UNK)]
+        self.specials = tuple(s for s in specials if s not in (PAD, UNK))
+        self.itos: List[str] = [PAD, UNK] + list(self.specials)
         seen = set(self.itos)
         for w in words:
             if w not in seen:
@@ -42,7 +54,7 @@ class Vocabulary:
                    specials: Sequence[str] = ()) -> 'Vocabulary':
         """Vocabulary of all words occurring ``>= min_count`` times, most frequent first
         (ties alphabetical, so the result does not depend on text order)."""
-        counts = Counter(w for t in texts for w in tokenize(t))
+        counts = Counter(w for t in texts for w in tokenize(t, specials) if w not in specials)
         words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
         return cls(words, specials)
 
@@ -55,6 +67,7 @@ class Vocabulary:
             raise ValueError(f'vocabulary file {path!r} must start with {PAD!r} and {UNK!r} lines')
         vocab = cls([])
         vocab.itos = itos
+        vocab.specials = tuple(w for w in itos[2:] if w.startswith('<') and w.endswith('>'))
         vocab.stoi = {w: i for i, w in enumerate(itos)}
         return vocab
 
@@ -77,5 +90,5 @@ class Vocabulary:
         if not text or not text.strip():
             raise ValueError(f'empty modification text {text!r}: every query needs a text '
                              '(check the dataset annotation that produced it)')
-        ids = [self.stoi.get(w, 1) for w in tokenize(text)]
+        ids = [self.stoi.get(w, 1) for w in tokenize(text, self.specials)]
         return ids or [1]
