@@ -27,7 +27,7 @@ setup(
     python_requires='>=3.9',
     packages=find_packages(include=['sdfn_plugin', 'sdfn_plugin.*']),
     package_data={'sdfn_plugin': ['configs/**/*.py', 'configs/**/*.yml', 'configs/**/*.md',
-                                  'tools/*.py', 'model-index.yml']},
+                                  'tools/*.py', 'tools/**/*.py', 'model-index.yml']},
     include_package_data=True,
     zip_safe=False,
     install_requires=[

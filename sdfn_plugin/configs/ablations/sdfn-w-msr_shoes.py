@@ -1,0 +1,7 @@
+# SDFN ablation (paper Table 3, row "Baseline w/ MSR") on shoes: router='msr', consistency=False, SPD=False.
+_base_ = ['../sdfn_shoes.py']
+model = dict(
+    fusion=dict(router='msr'),
+    losses=[
+        dict(type='BatchClassificationLoss', scale=10.0),
+    ])

@@ -1,0 +1,7 @@
+# SDFN ablation (paper Table 3, row "Baseline w/ SR") on fashioniq: router='shared', consistency=False, SPD=False.
+_base_ = ['../sdfn_fashioniq.py']
+model = dict(
+    fusion=dict(router='shared'),
+    losses=[
+        dict(type='BatchClassificationLoss', scale=10.0),
+    ])
