@@ -38,6 +38,21 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
+    """The ``config checkpoint`` positionals of evaluation tools (mim test passes the checkpoint positionally)."""
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+
+
+def load_test_config(args: argparse.Namespace) -> Config:
+    """Config of an evaluation tool: the checkpoint must exist and becomes ``load_from``."""
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+    return cfg
+
+
 def run_main(fn: Callable[[], None], debug: bool) -> None:
     """Run ``fn``; on failure print one clear last line (full traceback with --debug)."""
     try:

@@ -2,17 +2,15 @@
 (``mim test sdfn_plugin CONFIG --checkpoint CHECKPOINT`` passes the checkpoint positionally)."""
 import argparse
 import json
-import os.path as osp
 
 from mmengine.dist import get_rank
 from mmengine.runner import Runner
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from sdfn_plugin.tools.cli import add_common_args
+    from sdfn_plugin.tools.cli import add_checkpoint_args, add_common_args
     parser = argparse.ArgumentParser(description='Evaluate a composed image retrieval model')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    add_checkpoint_args(parser)
     parser.add_argument('--metrics-out', help='write the final metrics as flat JSON {"name": value}')
     add_common_args(parser)
     return parser.parse_args(argv)
@@ -20,14 +18,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.tools.cli import load_config, run_main
+    from sdfn_plugin.tools.cli import load_test_config, run_main
 
     def _run():
         import sdfn_plugin  # noqa: F401
-        if not osp.isfile(args.checkpoint):
-            raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
-        cfg = load_config(args)
-        cfg.load_from = args.checkpoint
+        cfg = load_test_config(args)
         metrics = Runner.from_cfg(cfg).test()
         if args.metrics_out and get_rank() == 0:
             flat = {k: float(v) for k, v in metrics.items()}

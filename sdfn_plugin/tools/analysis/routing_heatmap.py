@@ -7,7 +7,6 @@ probabilities as ``paths``), then writes a PNG heatmap with
 :func:`sdfn_plugin.visualization.plot_routing_heatmap`.
 """
 import argparse
-import os.path as osp
 
 import numpy as np
 from mmengine.hooks import Hook
@@ -29,10 +28,9 @@ class _CollectPaths(Hook):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from sdfn_plugin.tools.cli import add_common_args
+    from sdfn_plugin.tools.cli import add_checkpoint_args, add_common_args
     parser = argparse.ArgumentParser(description='Routing heatmap of a trained SDFN model')
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    add_checkpoint_args(parser)
     parser.add_argument('--out', required=True, help='output PNG file')
     parser.add_argument('--paths-out', help='also save the (queries, P) routing matrix as .npy')
     parser.add_argument('--top', type=int, default=10, help='how many frequent paths to list')
@@ -42,15 +40,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.tools.cli import load_config, run_main
+    from sdfn_plugin.tools.cli import load_test_config, run_main
 
     def _run():
         import sdfn_plugin  # noqa: F401
         from sdfn_plugin.visualization import plot_routing_heatmap
-        if not osp.isfile(args.checkpoint):
-            raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
-        cfg = load_config(args)
-        cfg.load_from = args.checkpoint
+        cfg = load_test_config(args)
         runner = Runner.from_cfg(cfg)
         collector = _CollectPaths()
         runner.register_hook(collector)
