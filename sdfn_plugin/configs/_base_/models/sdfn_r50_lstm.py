@@ -26,5 +26,5 @@ model = dict(
     scorer=dict(type='CosineScorer'),
     topk=50,
 )
-# default_runtime's hooks plus the SPD memory (allocated before resume, committed at each epoch end).
-custom_hooks = [dict(type='PrepareGalleryHook'), dict(type='EpochReseedHook'), dict(type='PathMemoryHook')]
+# Method configs add PathMemoryHook to default_runtime's custom_hooks (the SPD memory is allocated before
+# resume and committed at each epoch end).
