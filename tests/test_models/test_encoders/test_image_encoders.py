@@ -167,3 +167,25 @@ def test_missing_checkpoint(tmp_path):
     path = str(tmp_path / 'missing.pth')
     with pytest.raises(FileNotFoundError, match=re.escape(repr(path))):
         TorchvisionResNet(depth=18, out_dim=8, checkpoint=path)
+
+
+def test_small_cnn_coord_channels_make_features_position_dependent():
+    torch.manual_seed(0)
+    net = SmallCNN(channels=(4, 8), out_dim=6, coord_channels=True).eval()
+    assert net.body[0].in_channels == 5  # RGB + x + y
+    # a blank image: without coordinates every location would give the same token
+    tokens = net(torch.zeros(1, 3, 8, 8)).tokens[0]
+    assert not torch.allclose(tokens[0], tokens[-1])
+    assert SmallCNN(channels=(4, 8), out_dim=6).body[0].in_channels == 3
+
+
+def test_small_cnn_flatten_pool_is_a_linear_map_of_all_tokens():
+    net = SmallCNN(channels=(4, 8), out_dim=6, pool='flatten', input_size=16).eval()
+    feats = net(torch.randn(2, 3, 16, 16))
+    assert feats.tokens.shape == (2, 16, 6)
+    expected = feats.tokens.flatten(1) @ net.flatten_head.weight.t() + net.flatten_head.bias
+    assert torch.allclose(feats.pooled, expected, atol=1e-6)
+    with pytest.raises(ValueError, match='needs input_size divisible by 4'):
+        SmallCNN(channels=(4, 8), pool='flatten', input_size=18)
+    with pytest.raises(ValueError, match='SmallCNN.pool must be one of'):
+        SmallCNN(pool='max')
