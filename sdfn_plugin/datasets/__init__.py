@@ -1,5 +1,9 @@
 from .base_cir_dataset import BaseCIRDataset, CIRGalleryDataset
 from .css_dataset import CSSDataset
+from .fashion200k import Fashion200kDataset
+from .fashioniq import FashionIQDataset
+from .shoes import ShoesDataset
 from .transforms import *  # noqa: F401,F403
 
-__all__ = ['BaseCIRDataset', 'CIRGalleryDataset', 'CSSDataset']
+__all__ = ['BaseCIRDataset', 'CIRGalleryDataset', 'CSSDataset', 'FashionIQDataset', 'ShoesDataset',
+           'Fashion200kDataset']

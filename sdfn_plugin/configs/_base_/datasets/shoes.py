@@ -1,0 +1,48 @@
+# Shoes (relative captions of XiaoxiaoGuo/fashion-retrieval on the Attribute Discovery images).
+# Protocol (docs/cir_protocols.md Sec. 1.2, 2.3): gallery = the original 4,621-name eval list,
+# filter-built triplets (8,990 train / 1,732 eval queries), reference excluded, one correct target.
+# Transforms as AMC / SDFN (sdfn_method.md Sec. 2): train Resize((256, 256)) + CenterCrop(224), no
+# augmentation; eval Resize((256, 256)) + CenterCrop(224); ImageNet mean/std in the data preprocessor.
+# Metric names: shoes/R@1, shoes/R@10, shoes/R@50 and shoes/mean (their mean, SDFN's table).
+# When you change data_root, change it in train/val/test and in model.text_encoder.vocab_dataset.
+dataset_type = 'ShoesDataset'
+data_root = 'data/shoes'
+pairs = 'filter'  # 'scan' = VAL/AMC pair lists (each in-split triplet twice)
+eval_list = 'original_4621'  # 'current' = eval_im_names.txt as downloaded (4,658 names)
+
+train_pipeline = [
+    dict(type='LoadCIRImages', keys=('ref', 'tgt')),
+    dict(type='ResizeImages', size=(256, 256)),
+    dict(type='CenterCropImages', size=224),
+    dict(type='PackCIRInputs'),
+]
+test_pipeline = [
+    dict(type='LoadCIRImages', keys=('ref', )),
+    dict(type='ResizeImages', size=(256, 256)),
+    dict(type='CenterCropImages', size=224),
+    dict(type='PackCIRInputs'),
+]
+gallery_pipeline = [
+    dict(type='LoadCIRImages', keys=('img', )),
+    dict(type='ResizeImages', size=(256, 256)),
+    dict(type='CenterCropImages', size=224),
+    dict(type='PackCIRInputs'),
+]
+
+train_dataset = dict(type=dataset_type, data_root=data_root, split='train', pairs=pairs, pipeline=train_pipeline)
+test_dataset = dict(
+    type=dataset_type, data_root=data_root, split='eval', pairs=pairs, eval_list=eval_list,
+    pipeline=test_pipeline, gallery_pipeline=gallery_pipeline, test_mode=True)
+
+train_dataloader = dict(
+    batch_size=32, num_workers=4, persistent_workers=True, drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True), dataset=train_dataset)
+val_dataloader = dict(
+    batch_size=64, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False), dataset=test_dataset)
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='RecallAtK', topk=(1, 10, 50), prefix='shoes', summary=True)
+test_evaluator = val_evaluator
+val_cfg = dict()
+test_cfg = dict()

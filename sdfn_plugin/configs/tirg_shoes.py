@@ -1,0 +1,8 @@
+# TIRG (ResNet-18 + LSTM) on Shoes, original 4,621-image eval list (1,732 queries), AMC/SDFN transforms.
+_base_ = [
+    '_base_/models/tirg_r18_lstm.py', '_base_/datasets/shoes.py',
+    '_base_/schedules/tirg_sgd_50e.py', '_base_/default_runtime.py'
+]
+model = dict(text_encoder=dict(vocab_dataset={{_base_.train_dataset}}))
+# AMC selects the epoch by R@1 + R@10 + R@50 on the eval split (there is no other split).
+default_hooks = dict(checkpoint=dict(save_best='shoes/mean', rule='greater'))

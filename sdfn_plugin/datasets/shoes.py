@@ -1,0 +1,291 @@
+"""Shoes relative captions (Guo et al., NeurIPS 2018; XiaoxiaoGuo/fashion-retrieval ``dataset/``, MIT)
+on the Attribute Discovery images (Berg et al., ECCV 2010).
+
+Protocol choices follow ``docs/cir_protocols.md`` Sec. 1.2 and 2.3, written from
+the public code of VAL (yanbeic/VAL ``generate_caption_pairs.py``), AMC
+(KevinLight831/AMC ``datasets.py``) and ARTEMIS (naver/artemis
+``prepare_data/prepare_shoes_data.py``). This loader is our own code.
+"""
+import glob
+import os
+from collections import defaultdict
+from typing import Dict, List, Optional
+
+from mmengine.logging import MMLogger
+
+from sdfn_plugin.registry import DATASETS
+
+from .base_cir_dataset import BaseCIRDataset, PipelineCfg
+from .data_checks import (find_missing_images, first, load_json_list, log_dropped, report_missing,
+                          require_keys)
+
+__all__ = ['ShoesDataset']
+
+_SPLITS = ('train', 'eval')
+_PAIRS = ('filter', 'scan')
+_EVAL_LISTS = ('original_4621', 'current')
+#: number of names of the original (Jan 2019) eval list = first lines of the current file
+ORIGINAL_EVAL_SIZE = 4621
+_KEYS = ('ImageName', 'ReferenceImageName', 'RelativeCaption')
+
+
+def read_name_list(path: str, what: str) -> List[str]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{what}: image list not found: {path!r}')
+    with open(path, encoding='utf-8') as f:
+        names = [line.strip() for line in f]
+    return [n for n in names if n]
+
+
+@DATASETS.register_module()
+class ShoesDataset(BaseCIRDataset):
+    """Shoes (reference, relative caption, target) triplets.
+
+    Files under ``data_root`` (annotations in ``ann_dir``, default the root)::
+
+        relative_captions_shoes.json   # [{"ImageName": target, "ReferenceImageName": ref, "RelativeCaption"}]
+        train_im_names.txt             # 10,000 names
+        eval_im_names.txt              # 4,658 names (current upstream file)
+        eval_im_names.4621.txt         # the original 4,621 names (optional, see eval_list)
+        attributedata/womens_<type>/<k>/img_womens_<type>_<n>.jpg
+
+    Images are found by basename: ``<image_dir>/<image_glob>`` is globbed once
+    and mapped basename -> path (AMC, VAL, ARTEMIS do the same); a basename
+    found twice is an error.
+
+    Split lists: ``'train'`` = ``train_im_names.txt``; ``'eval'`` (the
+    evaluation split; Shoes has no separate test split) = the eval list of
+    ``eval_list``:
+
+    * ``'original_4621'`` (default): ``eval_im_names.4621.txt``, the upstream
+      list of Jan 2019 behind the literature's "4,621-image gallery / 1,732
+      queries"; if that file is absent, the first 4,621 lines of
+      ``eval_im_names.txt`` (identical by construction; logged).
+    * ``'current'``: ``eval_im_names.txt`` as downloaded (4,658 names since
+      upstream commit 53c9a2b).
+
+    Triplets (``pairs``):
+
+    * ``'filter'`` (default, ARTEMIS): annotations with both images in the
+      split list, in caption-file order: train 8,990; eval 1,732 (original) /
+      1,761 (current).
+    * ``'scan'`` (VAL, AMC): for every name of the split list (list order),
+      every annotation whose target or reference is that name; triplets with
+      both images in the list appear twice: train 17,954; eval 3,492 / 3,521.
+      With the original list 29 scan-built eval entries straddle the split:
+      their reference (18) or target (11) is outside the gallery; the latter
+      can never be hits but stay in the recall denominator (logged).
+
+    Evaluation: gallery = the eval list in file order; one correct item (the
+    target image); the reference is excluded from its own ranking unless
+    ``exclude_reference=False``. The 27 self-pairs (reference == target) are
+    kept; the eval one can never be a hit once the reference is excluded.
+    Captions are stripped; an empty caption (none in the official file) is
+    dropped and logged.
+
+    Args:
+        data_root: the Shoes folder.
+        split: ``'train'`` or ``'eval'``.
+        pairs: ``'filter'`` or ``'scan'``.
+        eval_list: ``'original_4621'`` or ``'current'``.
+        captions_file: relative-caption file name (in ``ann_dir``).
+        ann_dir: folder of the caption file and the image lists, relative to
+            ``data_root`` unless absolute.
+        image_dir, image_glob: where the images are globbed.
+        exclude_reference, check_images, verify_images, allow_truncated,
+        skip_missing: as in :class:`~sdfn_plugin.datasets.FashionIQDataset`.
+    """
+
+    def __init__(self, data_root: str, split: str = 'train', pairs: str = 'filter',
+                 eval_list: str = 'original_4621', captions_file: str = 'relative_captions_shoes.json',
+                 ann_dir: str = '', image_dir: str = 'attributedata', image_glob: str = 'womens_*/*/*.jpg',
+                 exclude_reference: bool = True, check_images: bool = True, verify_images: bool = False,
+                 allow_truncated: bool = False, skip_missing: bool = False, pipeline: PipelineCfg = (),
+                 gallery_pipeline: Optional[PipelineCfg] = None, test_mode: bool = False,
+                 lazy_init: bool = False) -> None:
+        if split not in _SPLITS:
+            raise ValueError(f'ShoesDataset.split must be one of {_SPLITS}, got {split!r}')
+        if pairs not in _PAIRS:
+            raise ValueError(f'ShoesDataset.pairs must be one of {_PAIRS}, got {pairs!r}')
+        if eval_list not in _EVAL_LISTS:
+            raise ValueError(f'ShoesDataset.eval_list must be one of {_EVAL_LISTS}, got {eval_list!r}')
+        self.pairs, self.eval_list = pairs, eval_list
+        self.captions_file, self.ann_dir = captions_file, ann_dir
+        self.image_dir, self.image_glob = image_dir, image_glob
+        self.exclude_reference = exclude_reference
+        self.check_images, self.verify_images = check_images, verify_images
+        self.allow_truncated, self.skip_missing = allow_truncated, skip_missing
+        #: counts of the last load (triplets, queries, gallery, ...)
+        self.stats: Dict[str, int] = {}
+        super().__init__(data_root=data_root, split=split, pipeline=pipeline,
+                         gallery_pipeline=gallery_pipeline, test_mode=test_mode, lazy_init=lazy_init)
+
+    @property
+    def is_eval(self) -> bool:
+        return self.split == 'eval'
+
+    @property
+    def name(self) -> str:
+        return f'Shoes({self.split}, pairs={self.pairs!r}' + \
+            (f', eval_list={self.eval_list!r})' if self.is_eval else ')')
+
+    def _root(self, sub: str) -> str:
+        return sub if os.path.isabs(sub) else os.path.join(self.data_root, sub)
+
+    def _ann(self, name: str) -> str:
+        return os.path.join(self._root(self.ann_dir), name)
+
+    # ------------------------------------------------------------------ files
+    def split_names(self) -> List[str]:
+        """Image names of this split (the gallery, in file order, for ``'eval'``)."""
+        if not self.is_eval:
+            return read_name_list(self._ann('train_im_names.txt'), self.name)
+        if self.eval_list == 'current':
+            return read_name_list(self._ann('eval_im_names.txt'), self.name)
+        original = self._ann('eval_im_names.4621.txt')
+        if os.path.isfile(original):
+            names = read_name_list(original, self.name)
+        else:
+            names = read_name_list(self._ann('eval_im_names.txt'), self.name)[:ORIGINAL_EVAL_SIZE]
+            MMLogger.get_current_instance().info(
+                f"{self.name}: {original!r} not found; using the first {ORIGINAL_EVAL_SIZE} lines of "
+                "eval_im_names.txt (the original 4,621-name list, upstream commit 2b24f27)")
+        if len(names) != ORIGINAL_EVAL_SIZE:
+            MMLogger.get_current_instance().warning(
+                f"{self.name}: the original eval list should have {ORIGINAL_EVAL_SIZE} names, got {len(names)}")
+        return names
+
+    def load_annotations(self) -> List[dict]:
+        path = self._ann(self.captions_file)
+        anns = load_json_list(path, self.name)
+        for i, a in enumerate(anns):
+            require_keys(a, _KEYS, path, i)
+            for key in _KEYS:
+                if not isinstance(a[key], str):
+                    raise ValueError(f'{path!r}: entry {i} key {key!r} must be a string, got {a[key]!r}')
+        return anns
+
+    def image_index(self) -> Dict[str, str]:
+        """basename -> path of every image under ``image_dir/image_glob`` (one glob)."""
+        pattern = os.path.join(self._root(self.image_dir), self.image_glob)
+        index: Dict[str, str] = {}
+        duplicates = []
+        for path in sorted(glob.glob(pattern)):
+            base = os.path.basename(path)
+            if base in index:
+                duplicates.append((base, index[base], path))
+            else:
+                index[base] = path
+        if duplicates:
+            b, p1, p2 = duplicates[0]
+            raise ValueError(f'{self.name}: {len(duplicates)} image basename(s) occur more than once under '
+                             f'{pattern!r}, e.g. {b!r} at {p1!r} and {p2!r}; images are resolved by basename, '
+                             'so remove the duplicates')
+        return index
+
+    # ------------------------------------------------------------------ loading
+    def _triplets(self, anns: List[dict], names: List[str]) -> List[int]:
+        """Annotation indices of this split's triplets under ``pairs``."""
+        if self.pairs == 'filter':
+            listed = set(names)
+            return [i for i, a in enumerate(anns) if a['ImageName'] in listed and a['ReferenceImageName'] in listed]
+        touching = defaultdict(set)
+        for i, a in enumerate(anns):
+            touching[a['ImageName']].add(i)
+            touching[a['ReferenceImageName']].add(i)
+        return [i for n in names for i in sorted(touching.get(n, ()))]
+
+    def load_queries(self) -> List[dict]:
+        logger = MMLogger.get_current_instance()
+        anns = self.load_annotations()
+        names = self.split_names()
+        order = self._triplets(anns, names)
+        index = self.image_index()
+        root = self._root(self.image_dir)
+        if not index:
+            msg = f'{self.name}: no image matches {os.path.join(root, self.image_glob)!r}'
+            if not self.check_images:
+                logger.warning(msg + f'; image paths fall back to {os.path.join(root, "<name>")!r}')
+        unresolved = {}
+
+        def path_of(name: str) -> str:
+            p = index.get(name)
+            if p is None:
+                p = unresolved.setdefault(name, os.path.join(root, name))
+            return p
+
+        queries, empty = [], []
+        for i in order:
+            a = anns[i]
+            text = a['RelativeCaption'].strip()
+            if not text:
+                empty.append(i)
+                continue
+            ref, tgt = a['ReferenceImageName'], a['ImageName']
+            queries.append(dict(ref_id=ref, tgt_id=tgt, text=text, ref_path=path_of(ref), tgt_path=path_of(tgt),
+                                ann_idx=i, category=''))
+        if empty:
+            logger.warning(f'{self.name}: dropped {len(empty)} entries with an empty caption (annotation indices '
+                           f'{first(empty)})')
+        gallery_ids = names if self.is_eval else []
+        gallery_paths = [path_of(n) for n in gallery_ids]
+        self.stats = dict(annotations=len(anns), list_names=len(names), triplets=len(order), empty=len(empty))
+        queries, gallery_ids, gallery_paths = self._check_files(queries, gallery_ids, gallery_paths)
+        if self.is_eval:
+            self._build_gallery(queries, gallery_ids, gallery_paths)
+        self.stats.update(queries=len(queries), gallery=len(self.gallery))
+        msg = f'{self.name}: {len(names)} names in the split list -> {len(queries)} queries'
+        if self.is_eval:
+            msg += (f', gallery of {len(self.gallery)} images, reference '
+                    f'{"excluded" if self.exclude_reference else "kept"}')
+        logger.info(msg)
+        return queries
+
+    def _layout_hint(self) -> str:
+        return (f'images {os.path.join(self.image_dir, self.image_glob)} under data_root, found by basename '
+                f'(e.g. attributedata/womens_clogs/0/img_womens_clogs_851.jpg); annotations '
+                f'{os.path.join(self.ann_dir, self.captions_file)} and *_im_names*.txt')
+
+    def _check_files(self, queries, gallery_ids, gallery_paths):
+        if not self.check_images:
+            return queries, gallery_ids, gallery_paths
+        keys = ('ref_path', ) if self.is_eval else ('ref_path', 'tgt_path')
+        needed = [q[k] for q in queries for k in keys] + gallery_paths
+        missing = find_missing_images(needed, self.verify_images, self.allow_truncated)
+        if not missing:
+            return queries, gallery_ids, gallery_paths
+        if not self.skip_missing:
+            report_missing(missing, name=self.name, data_root=self.data_root, layout=self._layout_hint(),
+                           total=len(set(needed)))
+        keep = [i for i, p in enumerate(gallery_paths) if p not in missing]
+        log_dropped(self.name, 'gallery images', [g for g, p in zip(gallery_ids, gallery_paths) if p in missing],
+                    len(gallery_ids), 'image file missing/unreadable')
+        dropped_gallery = {gallery_ids[i] for i in range(len(gallery_ids))} - {gallery_ids[i] for i in keep}
+        gallery_ids = [gallery_ids[i] for i in keep]
+        gallery_paths = [gallery_paths[i] for i in keep]
+        kept, dropped = [], []
+        for q in queries:
+            bad = any(q[k] in missing for k in keys) or q['tgt_id'] in dropped_gallery
+            (dropped if bad else kept).append(q)
+        log_dropped(self.name, 'queries', [(q['ref_id'], q['tgt_id']) for q in dropped], len(queries),
+                    'reference/target image missing or target dropped from the gallery')
+        return kept, gallery_ids, gallery_paths
+
+    def _build_gallery(self, queries: List[dict], gallery_ids: List[str], gallery_paths: List[str]) -> None:
+        self.gallery = [dict(img_path=p, img_id=g) for g, p in zip(gallery_ids, gallery_paths)]
+        index = {g: i for i, g in enumerate(gallery_ids)}
+        if len(index) != len(gallery_ids):
+            raise ValueError(f'{self.name}: the eval list has duplicated names')
+        no_tgt = no_ref = 0
+        for q in queries:
+            tgt = index.get(q['tgt_id'])
+            ref = index.get(q['ref_id'], -1)
+            no_tgt += tgt is None
+            no_ref += ref < 0
+            q['gt_gallery_idx'] = [] if tgt is None else [tgt]
+            q['ref_gallery_idx'] = ref if self.exclude_reference else -1
+        self.stats.update(target_outside_gallery=no_tgt, reference_outside_gallery=no_ref)
+        if no_tgt or no_ref:
+            MMLogger.get_current_instance().info(
+                f'{self.name}: {no_tgt} queries have their target outside the gallery (never a hit; still in '
+                f'the recall denominator) and {no_ref} their reference outside it (nothing to exclude)')

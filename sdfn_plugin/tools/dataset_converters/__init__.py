@@ -1,0 +1,1 @@
+"""Dataset preparation scripts (run as ``python tools/dataset_converters/<name>.py``)."""
