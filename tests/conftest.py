@@ -1,15 +1,7 @@
-"""Shared fixtures: a tiny generated CSS benchmark and configs that train on it in seconds."""
-import os
-import os.path as osp
-import subprocess
-import sys
-from typing import Dict, List, Optional
-
+"""Shared fixtures: a tiny generated CSS benchmark for the whole session."""
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(REPO, 'sdfn_plugin', 'configs')
-TINY = dict(num_train=96, num_test=32, image_size=32)
+from cir_testlib import TINY
 
 
 @pytest.fixture(scope='session')
@@ -19,35 +11,3 @@ def css_root(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('css'))
     ensure_css(root, CSSGenerationConfig(seed=0, **TINY), progress=False)
     return root
-
-
-def write_tiny_config(path: str, base: str, data_root: str, max_epochs: int = 2,
-                      extra: str = '') -> str:
-    """A child config of ``configs/<base>`` that trains on the tiny benchmark on CPU."""
-    data = dict(data_root=data_root, **TINY)
-    text = f"""
-_base_ = [{osp.join(CONFIGS, base)!r}]
-_data = {data!r}
-train_dataloader = dict(batch_size=16, num_workers=0, persistent_workers=False, dataset=_data)
-val_dataloader = dict(batch_size=16, num_workers=0, persistent_workers=False, dataset=_data)
-test_dataloader = val_dataloader
-model = dict(text_encoder=dict(vocab_dataset=_data))
-train_cfg = dict(max_epochs={max_epochs})
-default_hooks = dict(logger=dict(interval=1))
-{extra}
-"""
-    with open(path, 'w') as f:
-        f.write(text)
-    return path
-
-
-def run_cli(args: List[str], cwd: Optional[str] = None, env: Optional[Dict[str, str]] = None,
-            timeout: int = 300) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    full_env.update(env or {})
-    proc = subprocess.run(args, cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
-    return proc
-
-
-def python_cli(script: str, *args: str, **kw) -> subprocess.CompletedProcess:
-    return run_cli([sys.executable, osp.join(REPO, 'tools', script), *args], **kw)

@@ -12,7 +12,7 @@ from sdfn_plugin.registry import DATASETS, MODELS
 from sdfn_plugin.tools.config_check import check_config
 from sdfn_plugin.utils import register_all_modules
 
-from conftest import CONFIGS, TINY
+from cir_testlib import CONFIGS, TINY
 
 register_all_modules()
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import REPO
+from cir_testlib import REPO
 
 PLUGIN_SETUP = '''
 from setuptools import setup

@@ -6,7 +6,7 @@ from sdfn_plugin.datasets import CSSDataset
 from sdfn_plugin.datasets.css import load_css_annotations
 from sdfn_plugin.utils import register_all_modules
 
-from conftest import TINY
+from cir_testlib import TINY
 
 register_all_modules()
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO, TINY, run_cli, write_tiny_config
+from cir_testlib import REPO, TINY, run_cli, write_tiny_config
 
 
 def _installed_pkg_root():

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, python_cli, write_tiny_config
+from cir_testlib import REPO, python_cli, write_tiny_config
 
 
 def _metrics(tmp_path, cfg, ckpt, name):
