@@ -58,6 +58,16 @@ class _MultiEvalMixin:
 
     _stage = 'val'
 
+    def __init__(self, runner, dataloader: Union[Sequence, dict, DataLoader],
+                 evaluator: Union[Sequence, dict, Evaluator], fp16: bool = False,
+                 summary: Optional[dict] = None) -> None:
+        self._setup(runner, dataloader, evaluator, summary)
+        # the mmengine loop (next in the MRO) keeps the first built pair as dataloader/evaluator
+        super().__init__(runner, self.dataloaders[0], self.evaluators[0], fp16=fp16)
+
+    def run(self) -> dict:
+        return self._run_all()
+
     def _setup(self, runner, dataloader, evaluator, summary: Optional[dict]) -> None:
         loaders = list(dataloader) if isinstance(dataloader, (list, tuple)) else [dataloader]
         if not loaders:
@@ -158,16 +168,6 @@ class MultiValLoop(_MultiEvalMixin, ValLoop):
 
     _stage = 'val'
 
-    def __init__(self, runner, dataloader: Union[Sequence, dict, DataLoader],
-                 evaluator: Union[Sequence, dict, Evaluator], fp16: bool = False,
-                 summary: Optional[dict] = None) -> None:
-        self._setup(runner, dataloader, evaluator, summary)
-        # the base class keeps the first (already built) pair as dataloader/evaluator
-        super().__init__(runner, self.dataloaders[0], self.evaluators[0], fp16=fp16)
-
-    def run(self) -> dict:
-        return self._run_all()
-
 
 @LOOPS.register_module()
 class MultiTestLoop(_MultiEvalMixin, TestLoop):
@@ -175,11 +175,3 @@ class MultiTestLoop(_MultiEvalMixin, TestLoop):
 
     _stage = 'test'
 
-    def __init__(self, runner, dataloader: Union[Sequence, dict, DataLoader],
-                 evaluator: Union[Sequence, dict, Evaluator], fp16: bool = False,
-                 summary: Optional[dict] = None) -> None:
-        self._setup(runner, dataloader, evaluator, summary)
-        super().__init__(runner, self.dataloaders[0], self.evaluators[0], fp16=fp16)
-
-    def run(self) -> dict:
-        return self._run_all()
