@@ -12,7 +12,7 @@ silently shrink FashionIQ galleries, BrandonHanx/CompFashion issue #4).
 import json
 import os
 from collections import defaultdict
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from mmengine.logging import MMLogger
 
@@ -117,3 +117,43 @@ def log_dropped(name: str, what: str, dropped: Sequence, total: int, reason: str
 def first(items: Sequence, n: Optional[int] = None) -> str:
     """The ``_examples`` formatting, exported for the loaders' own log lines."""
     return _examples(items, n or num_examples)
+
+
+class ImageFileChecks:
+    """Pre-flight check of every image a split needs, shared by the real-dataset loaders.
+
+    The host dataset provides ``check_images``, ``verify_images``,
+    ``allow_truncated``, ``skip_missing``, ``is_eval``, ``name``, ``data_root``
+    and ``_layout_hint()``. Missing files raise one error (:func:`report_missing`)
+    unless ``skip_missing``; then gallery images and the queries that need a
+    missing file, or whose target was dropped from the gallery, are removed and
+    logged (:func:`log_dropped`).
+    """
+
+    def _query_label(self, query: dict) -> tuple:
+        return query['ref_id'], query['tgt_id']
+
+    def _check_files(self, queries: List[dict], gallery_ids: List[str],
+                     gallery_paths: List[str]) -> Tuple[List[dict], List[str], List[str]]:
+        if not self.check_images:
+            return queries, gallery_ids, gallery_paths
+        keys = ('ref_path', ) if self.is_eval else ('ref_path', 'tgt_path')
+        needed = [q[k] for q in queries for k in keys] + gallery_paths
+        missing = find_missing_images(needed, self.verify_images, self.allow_truncated)
+        if not missing:
+            return queries, gallery_ids, gallery_paths
+        if not self.skip_missing:
+            report_missing(missing, name=self.name, data_root=self.data_root, layout=self._layout_hint(),
+                           total=len(set(needed)))
+        dropped_gallery = {g for g, p in zip(gallery_ids, gallery_paths) if p in missing}
+        log_dropped(self.name, 'gallery images', [g for g in gallery_ids if g in dropped_gallery],
+                    len(gallery_ids), 'image file missing/unreadable')
+        kept_gallery = [(g, p) for g, p in zip(gallery_ids, gallery_paths) if g not in dropped_gallery]
+        gallery_ids, gallery_paths = [g for g, _ in kept_gallery], [p for _, p in kept_gallery]
+        kept, dropped = [], []
+        for q in queries:
+            bad = any(q[k] in missing for k in keys) or q['tgt_id'] in dropped_gallery
+            (dropped if bad else kept).append(q)
+        log_dropped(self.name, 'queries', [self._query_label(q) for q in dropped], len(queries),
+                    'reference/target image missing or target dropped from the gallery')
+        return kept, gallery_ids, gallery_paths

@@ -13,8 +13,7 @@ from mmengine.logging import MMLogger
 from sdfn_plugin.registry import DATASETS
 
 from .base_cir_dataset import BaseCIRDataset, PipelineCfg
-from .data_checks import (find_missing_images, first, load_json_list, log_dropped, report_missing,
-                          require_keys)
+from .data_checks import (ImageFileChecks, first, load_json_list, require_keys)
 
 __all__ = ['FashionIQDataset']
 
@@ -26,7 +25,7 @@ _LAYOUTS = {'flat': 'images', 'per_category': 'img'}
 
 
 @DATASETS.register_module()
-class FashionIQDataset(BaseCIRDataset):
+class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
     """FashionIQ relative-caption triplets of one or several categories.
 
     Files under ``data_root``::
@@ -276,33 +275,15 @@ class FashionIQDataset(BaseCIRDataset):
             logger.info(msg)
         return queries
 
+    def _query_label(self, query: dict) -> tuple:
+        return query['category'], query['ref_id'], query['tgt_id']
+
     def _check_files(self, queries: List[dict], gallery_ids: List[str],
                      gallery_paths: List[str]) -> Tuple[List[dict], List[str], List[str]]:
-        if not self.check_images:
-            return queries, gallery_ids, gallery_paths
-        keys = ('ref_path', ) if self.is_eval else ('ref_path', 'tgt_path')
-        needed = [q[k] for q in queries for k in keys] + gallery_paths
-        missing = find_missing_images(needed, self.verify_images, self.allow_truncated)
-        if not missing:
-            return queries, gallery_ids, gallery_paths
-        if not self.skip_missing:
-            report_missing(missing, name=self.name, data_root=self.data_root, layout=self._layout_hint(),
-                           total=len(set(needed)))
-        keep = [i for i, p in enumerate(gallery_paths) if p not in missing]
-        log_dropped(self.name, 'gallery images', [gallery_ids[i] for i in range(len(gallery_ids))
-                                                   if gallery_paths[i] in missing],
-                    len(gallery_ids), 'image file missing/unreadable')
-        gallery_ids = [gallery_ids[i] for i in keep]
-        gallery_paths = [gallery_paths[i] for i in keep]
-        in_gallery = set(gallery_ids)
-        kept, dropped = [], []
-        for q in queries:
-            bad = any(q[k] in missing for k in keys) or (self.is_eval and q['tgt_id'] not in in_gallery)
-            (dropped if bad else kept).append(q)
-        log_dropped(self.name, 'queries', [(q['category'], q['ref_id'], q['tgt_id']) for q in dropped],
-                    len(queries), 'reference/target image missing or target dropped from the gallery')
-        for c in self.categories:
-            self.stats[c]['queries'] = sum(1 for q in kept if q['category'] == c)
+        kept, gallery_ids, gallery_paths = super()._check_files(queries, gallery_ids, gallery_paths)
+        if len(kept) != len(queries):
+            for c in self.categories:
+                self.stats[c]['queries'] = sum(1 for q in kept if q['category'] == c)
         return kept, gallery_ids, gallery_paths
 
     def _build_gallery(self, queries: List[dict], gallery_ids: List[str], gallery_paths: List[str]) -> None:

@@ -16,8 +16,7 @@ from mmengine.logging import MMLogger
 from sdfn_plugin.registry import DATASETS
 
 from .base_cir_dataset import BaseCIRDataset, PipelineCfg
-from .data_checks import (find_missing_images, first, load_json_list, log_dropped, report_missing,
-                          require_keys)
+from .data_checks import (ImageFileChecks, first, load_json_list, require_keys)
 
 __all__ = ['ShoesDataset']
 
@@ -38,7 +37,7 @@ def read_name_list(path: str, what: str) -> List[str]:
 
 
 @DATASETS.register_module()
-class ShoesDataset(BaseCIRDataset):
+class ShoesDataset(ImageFileChecks, BaseCIRDataset):
     """Shoes (reference, relative caption, target) triplets.
 
     Files under ``data_root`` (annotations in ``ann_dir``, default the root)::
@@ -245,31 +244,6 @@ class ShoesDataset(BaseCIRDataset):
         return (f'images {os.path.join(self.image_dir, self.image_glob)} under data_root, found by basename '
                 f'(e.g. attributedata/womens_clogs/0/img_womens_clogs_851.jpg); annotations '
                 f'{os.path.join(self.ann_dir, self.captions_file)} and *_im_names*.txt')
-
-    def _check_files(self, queries, gallery_ids, gallery_paths):
-        if not self.check_images:
-            return queries, gallery_ids, gallery_paths
-        keys = ('ref_path', ) if self.is_eval else ('ref_path', 'tgt_path')
-        needed = [q[k] for q in queries for k in keys] + gallery_paths
-        missing = find_missing_images(needed, self.verify_images, self.allow_truncated)
-        if not missing:
-            return queries, gallery_ids, gallery_paths
-        if not self.skip_missing:
-            report_missing(missing, name=self.name, data_root=self.data_root, layout=self._layout_hint(),
-                           total=len(set(needed)))
-        keep = [i for i, p in enumerate(gallery_paths) if p not in missing]
-        log_dropped(self.name, 'gallery images', [g for g, p in zip(gallery_ids, gallery_paths) if p in missing],
-                    len(gallery_ids), 'image file missing/unreadable')
-        dropped_gallery = {gallery_ids[i] for i in range(len(gallery_ids))} - {gallery_ids[i] for i in keep}
-        gallery_ids = [gallery_ids[i] for i in keep]
-        gallery_paths = [gallery_paths[i] for i in keep]
-        kept, dropped = [], []
-        for q in queries:
-            bad = any(q[k] in missing for k in keys) or q['tgt_id'] in dropped_gallery
-            (dropped if bad else kept).append(q)
-        log_dropped(self.name, 'queries', [(q['ref_id'], q['tgt_id']) for q in dropped], len(queries),
-                    'reference/target image missing or target dropped from the gallery')
-        return kept, gallery_ids, gallery_paths
 
     def _build_gallery(self, queries: List[dict], gallery_ids: List[str], gallery_paths: List[str]) -> None:
         self.gallery = [dict(img_path=p, img_id=g) for g, p in zip(gallery_ids, gallery_paths)]
