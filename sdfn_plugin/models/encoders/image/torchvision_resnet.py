@@ -65,9 +65,12 @@ class TorchvisionResNet(MapImageEncoder):
             raise ValueError(f'TorchvisionResNet.checkpoint {path!r} does not match the architecture: '
                              f'missing {missing[:5]}, unexpected {unexpected[:5]}')
 
+    def _frozen_modules(self) -> list:
+        """The stem and the first ``frozen_stages`` layers (none when ``frozen_stages == -1``)."""
+        return [self.stem] + list(self.layers[:self.frozen_stages]) if self.frozen_stages >= 0 else []
+
     def _freeze(self) -> None:
-        frozen = [self.stem] + list(self.layers[:max(self.frozen_stages, 0)]) if self.frozen_stages >= 0 else []
-        for module in frozen:
+        for module in self._frozen_modules():
             for p in module.parameters():
                 p.requires_grad_(False)
         if self.frozen_bn:
@@ -78,9 +81,9 @@ class TorchvisionResNet(MapImageEncoder):
 
     def train(self, mode: bool = True) -> 'TorchvisionResNet':
         super().train(mode)
-        if mode and self.frozen_stages >= 0:
+        if mode:
             # frozen stages also keep their BatchNorm statistics (mmdet convention)
-            for module in [self.stem] + list(self.layers[:self.frozen_stages]):
+            for module in self._frozen_modules():
                 module.eval()
         if mode and self.frozen_bn:
             for m in self.modules():
