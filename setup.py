@@ -40,7 +40,7 @@ setup(
         'pillow',
         'matplotlib',
     ],
-    extras_require={'tests': ['pytest>=7']},
+    extras_require={'tests': ['pytest>=7', 'faiss-cpu']},
     entry_points={'console_scripts': ['sdfn-train=sdfn_plugin.tools.train:main',
                                       'sdfn-test=sdfn_plugin.tools.test:main']},
 )
