@@ -19,27 +19,31 @@ class CSSDataset(BaseCIRDataset):
     ``seed`` into ``data_root`` on first use (rank 0 only; other ranks wait),
     then reused.
 
-    Test protocol: the gallery is every test image; a gallery image is correct
+    Test protocol: each test reference carries one query per modification kind
+    (``test_mods_per_ref=3``), so its nearest neighbours are sibling targets and
+    only the text tells them apart; the gallery is every test image; a gallery image is correct
     when it depicts the target's scene (several can be); the query's own
     reference image is excluded from its ranking (model ``exclude_reference``).
 
     Args:
         data_root: folder that receives the generated dataset.
         split: ``'train'`` or ``'test'``.
-        seed, num_train, num_test, image_size: generation parameters (the
-            generated folder name encodes them, so changing one never reuses a
-            stale copy).
+        seed, num_train, num_test, image_size, test_mods_per_ref: generation
+            parameters of :class:`~sdfn_plugin.datasets.css.CSSGenerationConfig`
+            (the generated folder name encodes them, so changing one never
+            reuses a stale copy).
     """
 
     def __init__(self, data_root: str, split: str = 'train', pipeline: PipelineCfg = (),
                  gallery_pipeline: Optional[PipelineCfg] = None, seed: int = 0, num_train: int = 10000,
-                 num_test: int = 2000, image_size: int = 64, test_mode: bool = False,
+                 num_test: int = 2000, image_size: int = 64, test_mods_per_ref: int = 3,
+                 test_mode: bool = False,
                  lazy_init: bool = False) -> None:
         if split not in _SPLITS:
             raise ValueError(f'CSSDataset.split must be one of {_SPLITS}, got {split!r}')
         from .css import CSSGenerationConfig
         self.gen_cfg = CSSGenerationConfig(seed=seed, num_train=num_train, num_test=num_test,
-                                           image_size=image_size)
+                                           image_size=image_size, test_mods_per_ref=test_mods_per_ref)
         super().__init__(data_root=data_root, split=split, pipeline=pipeline,
                          gallery_pipeline=gallery_pipeline, test_mode=test_mode, lazy_init=lazy_init)
 

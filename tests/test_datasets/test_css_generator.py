@@ -51,7 +51,8 @@ def _scenes(split_ann):
 @pytest.mark.parametrize('field,value', [
     ('seed', -1), ('num_train', 0), ('num_test', -5), ('image_size', 8),
     ('min_objects', 0), ('max_objects', 10), ('max_objects', 1),
-    ('num_train', 1.5), ('image_size', True)])
+    ('num_train', 1.5), ('image_size', True), ('test_mods_per_ref', 0),
+    ('test_mods_per_ref', 4)])
 def test_config_validation_names_field(field, value):
     with pytest.raises(ValueError, match=rf'CSSGenerationConfig\.{field}\b'):
         CSSGenerationConfig(**{field: value})
@@ -61,13 +62,24 @@ def test_config_frozen_and_dirname():
     cfg = CSSGenerationConfig()
     assert dataclasses.asdict(cfg) == dict(seed=0, num_train=10000, num_test=2000,
                                            image_size=64, min_objects=1,
-                                           max_objects=5)
+                                           max_objects=5, test_mods_per_ref=3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.seed = 1
     assert cfg.dirname() == 'css_seed0_n10000-2000_px64'
     assert CSSGenerationConfig(seed=2, min_objects=2, max_objects=4).dirname() == \
         'css_seed2_n10000-2000_px64_obj2-4'
     assert TINY.dirname() == 'css_seed3_n60-20_px32'
+    assert CSSGenerationConfig(test_mods_per_ref=1).dirname() == \
+        'css_seed0_n10000-2000_px64_k1'
+
+
+def test_config_grouped_test_split_needs_add_and_remove_room():
+    # 1-2 objects: an add needs 1 object, a remove 2, so no reference has both
+    with pytest.raises(ValueError, match=r'test_mods_per_ref > 1 needs .*'
+                       r'min_objects=1, max_objects=2'):
+        CSSGenerationConfig(min_objects=1, max_objects=2)
+    assert CSSGenerationConfig(min_objects=1, max_objects=2,
+                               test_mods_per_ref=1).max_objects == 2
 
 
 # ------------------------------------------------------- format and counts
@@ -75,20 +87,33 @@ def test_layout_counts_and_images(tiny):
     root, path, ann = tiny
     folder = os.path.dirname(path)
     assert path == os.path.join(root, 'css_seed3_n60-20_px32', 'annotations.json')
-    assert ann['format_version'] == 1
+    assert ann['format_version'] == 2
     assert ann['config'] == dataclasses.asdict(TINY)
     meta = ann['metainfo']
     assert meta['colors'] == list(COLORS) and len(set(COLOR_RGB.values())) == 8
     assert meta['shapes'] == ['square', 'circle', 'triangle']
     assert meta['sizes'] == ['small', 'large']
     assert meta['positions'] == list(POSITIONS)
-    for split, num in (('train', 60), ('test', 20)):
-        images, queries = ann[split]['images'], ann[split]['queries']
-        assert len(queries) == num and len(images) == 2 * num
-        assert len({im['id'] for im in images}) == 2 * num
-        for i, q in enumerate(queries):
-            assert (q['ref'], q['tgt']) == (images[2 * i]['id'],
-                                            images[2 * i + 1]['id'])
+    # train: image 2i is the reference and 2i+1 the target of query i
+    images, queries = ann['train']['images'], ann['train']['queries']
+    assert len(queries) == 60 and len(images) == 120
+    for i, q in enumerate(queries):
+        assert (q['ref'], q['tgt']) == (images[2 * i]['id'], images[2 * i + 1]['id'])
+    # test: 20 queries on ceil(20 / 3) = 7 references, each followed by its targets
+    images, queries = ann['test']['images'], ann['test']['queries']
+    assert len(queries) == 20 and len(images) == 7 + 20
+    ids = [im['id'] for im in images]
+    order = []
+    for q in queries:
+        if q['ref'] not in order:
+            order.append(q['ref'])
+        order.append(q['tgt'])
+    assert order == ids
+    per_ref = Counter(q['ref'] for q in queries)
+    assert sorted(per_ref.values()) == [2] + [3] * 6
+    for split in ('train', 'test'):
+        images = ann[split]['images']
+        assert len({im['id'] for im in images}) == len(images)
         for im in images:
             assert im['id'].startswith(f'{split}_')
             assert im['file'] == f"images/{im['id']}.png"
@@ -96,7 +121,7 @@ def test_layout_counts_and_images(tiny):
                 assert img.mode == 'RGB' and img.size == (32, 32)
     manifest = json.load(open(os.path.join(folder, 'manifest.json')))
     assert manifest['config'] == dataclasses.asdict(TINY)
-    assert manifest['num_images'] == {'train': 120, 'test': 40}
+    assert manifest['num_images'] == {'train': 120, 'test': 27}
     # nothing but the dataset folder is left in root
     assert os.listdir(root) == ['css_seed3_n60-20_px32']
 
@@ -105,7 +130,7 @@ def test_load_css_annotations_errors(tiny, tmp_path):
     _, path, ann = tiny
     assert load_css_annotations(os.path.dirname(path)) == ann
     bad = tmp_path / 'ann.json'
-    bad.write_text(json.dumps({**ann, 'format_version': 2}))
+    bad.write_text(json.dumps({**ann, 'format_version': 1}))
     with pytest.raises(ValueError, match=r'ann\.json.*format_version'):
         load_css_annotations(str(bad))
     broken = {k: v for k, v in ann.items() if k != 'metainfo'}
@@ -189,10 +214,10 @@ def test_interrupted_and_leftover_runs(tmp_path, monkeypatch, capsys):
     path = ensure_css(root, cfg, progress=True)
     assert written == [1]
     out = capsys.readouterr().out
-    assert '30/30' in out  # mmengine progress bar over all images
+    assert '26/26' in out  # mmengine progress bar over all images (18 train, 2 + 6 test)
     ann = load_css_annotations(path)
     assert len(ann['train']['images']) == 18
-    assert len(os.listdir(os.path.join(final, 'images'))) == 30
+    assert len(os.listdir(os.path.join(final, 'images'))) == 26
     assert sorted(os.listdir(root)) == sorted(
         [cfg.dirname(), os.path.basename(leftover)])
     # a tampered annotation file no longer matches the manifest checksum
@@ -263,6 +288,31 @@ def test_query_semantics_and_balance_larger_sample():
                    for q in ann['train']['queries'] if q['kind'] != 'add')
     assert 0.1 < with_pos / 600 < 0.9
     assert sum(q['heldout'] for q in ann['test']['queries']) / n >= 0.4
+
+
+def test_test_references_carry_one_query_per_kind():
+    cfg = CSSGenerationConfig(seed=5, num_train=3, num_test=300)
+    ann, scenes = gen.build_annotations(cfg)
+    test = ann['test']
+    scene_of = dict(zip([im['id'] for im in test['images']], scenes['test']))
+    groups = {}
+    for q in test['queries']:
+        groups.setdefault(q['ref'], []).append(q)
+    assert len(groups) == 100 and len(test['images']) == 400
+    for ref_id, qs in groups.items():
+        ref = scene_of[ref_id]
+        assert sorted(q['kind'] for q in qs) == ['add', 'change', 'remove']
+        assert len({q['heldout'] for q in qs}) == 1  # held-out flag per reference
+        targets = [scene_of[q['tgt']] for q in qs]
+        assert len({t.key() for t in targets}) == 3
+        for q, tgt in zip(qs, targets):
+            assert apply_modification(ref, parse_modification(q['text'], ref)) == tgt
+            assert tgt.num_objects - ref.num_objects == {'add': 1, 'remove': -1, 'change': 0}[q['kind']]
+    assert sum(q['heldout'] for q in test['queries']) == 150
+    # k = 1 restores one reference per query
+    single, _ = gen.build_annotations(dataclasses.replace(cfg, test_mods_per_ref=1))
+    assert len(single['test']['images']) == 600
+    assert len({q['ref'] for q in single['test']['queries']}) == 300
 
 
 # --------------------------------------------------------------- held-out

@@ -2,7 +2,7 @@
 
 Format (version :data:`FORMAT_VERSION`)::
 
-    {"format_version": 1,
+    {"format_version": 2,
      "config": {<CSSGenerationConfig fields>},
      "metainfo": {"colors": [...], "shapes": [...], "sizes": [...],
                   "positions": [...], "heldout_combos": [[color, shape], ...]},

@@ -7,7 +7,7 @@ from .scene import NUM_CELLS
 #: Version of the on-disk format (``annotations.json`` and ``manifest.json``).
 #: Bump it whenever generated content changes for an unchanged config, so that
 #: cached datasets are regenerated.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: Smallest supported ``image_size`` (below it objects degenerate to a few
 #: pixels).
@@ -22,7 +22,15 @@ class CSSGenerationConfig:
         seed: non-negative seed; all randomness (held-out combinations,
             scenes, texts, jitter) derives from it.
         num_train: number of train queries (``2 * num_train`` train images).
-        num_test: number of test queries (``2 * num_test`` test images).
+        num_test: number of test queries.
+        test_mods_per_ref: test queries sharing one (rendered) reference
+            image, one per modification kind (add / remove / change), as in
+            the CSS dataset of TIRG.  With 1, the gallery image closest to a
+            reference is usually its target (one edit away), so image-only
+            retrieval scores well; with 3, siblings one edit away compete
+            and only the text tells them apart.  The test split has
+            ``ceil(num_test / k) + num_test`` images; train queries always
+            have their own reference.
         image_size: side of the square RGB images in pixels.
         min_objects: minimum number of objects of every (reference and
             target) scene, >= 1.
@@ -36,6 +44,7 @@ class CSSGenerationConfig:
     image_size: int = 64
     min_objects: int = 1
     max_objects: int = 5
+    test_mods_per_ref: int = 3
 
     def __post_init__(self):
         for f in fields(self):
@@ -57,6 +66,17 @@ class CSSGenerationConfig:
         _check(self.max_objects > self.min_objects, 'max_objects',
                f'must be > min_objects ({self.min_objects}) so that add and '
                f'remove queries exist, got {self.max_objects}')
+        _check(1 <= self.test_mods_per_ref <= 3, 'test_mods_per_ref',
+               f'must be 1, 2 or 3 (one query per modification kind), got '
+               f'{self.test_mods_per_ref}')
+        # a reference that admits both an add and a remove needs
+        # max(min+1, 2) <= n <= max-1 objects
+        _check(self.test_mods_per_ref == 1
+               or max(self.min_objects + 1, 2) <= self.max_objects - 1,
+               'test_mods_per_ref',
+               f'> 1 needs references that allow both add and remove '
+               f'(max_objects >= max(min_objects + 2, 3)), got '
+               f'min_objects={self.min_objects}, max_objects={self.max_objects}')
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -64,13 +84,15 @@ class CSSGenerationConfig:
     def dirname(self) -> str:
         """Name of the dataset folder, e.g. ``css_seed0_n10000-2000_px64``;
         ``_obj{min}-{max}`` is appended when the object range is not the
-        default 1-5."""
+        default 1-5, ``_k{test_mods_per_ref}`` when that is not 3."""
         name = (f'css_seed{self.seed}_n{self.num_train}-{self.num_test}'
                 f'_px{self.image_size}')
         default = CSSGenerationConfig.__dataclass_fields__
         if (self.min_objects != default['min_objects'].default
                 or self.max_objects != default['max_objects'].default):
             name += f'_obj{self.min_objects}-{self.max_objects}'
+        if self.test_mods_per_ref != default['test_mods_per_ref'].default:
+            name += f'_k{self.test_mods_per_ref}'
         return name
 
 

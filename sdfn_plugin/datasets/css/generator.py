@@ -6,8 +6,10 @@ Layout of a generated dataset folder ``<root>/<cfg.dirname()>``::
     images/<split>_<index>.png
     manifest.json      # format version, config, counts, annotation sha256
 
-Query ``i`` of a split uses image ``2*i`` as reference and ``2*i + 1`` as
-target; each image is rendered with its own jitter.  Everything derives from
+Images are listed reference first, then the targets of its queries: a train
+query ``i`` uses images ``2*i`` (reference) and ``2*i + 1`` (target); a test
+reference is followed by its ``test_mods_per_ref`` targets.  Each image is
+rendered with its own jitter.  Everything derives from
 ``cfg.seed`` through independent numpy generators (:func:`split_rng`), so the
 same config always yields the same annotations and, with the same Pillow/zlib,
 byte-identical files.
@@ -26,8 +28,8 @@ from .annotations import ANNOTATION_FILE, SPLITS, validate_annotations
 from .config import FORMAT_VERSION, CSSGenerationConfig
 from .render import render_scene, sample_jitter
 from .scene import COLORS, POSITIONS, SHAPES, SIZES, Scene, apply_modification
-from .sampling import (assign_kinds, heldout_combos, query_is_heldout,
-                       sample_query, split_rng)
+from .sampling import (assign_groups, assign_kinds, heldout_combos,
+                       query_is_heldout, sample_group, sample_query, split_rng)
 from .texts import modification_text
 
 MANIFEST_FILE = 'manifest.json'
@@ -60,27 +62,39 @@ def generate_split(cfg: CSSGenerationConfig, split: str
         ``({'images': [...], 'queries': [...]}, scenes)`` where ``scenes[k]``
         is the structured scene of ``images[k]``.
     """
-    num = cfg.num_train if split == 'train' else cfg.num_test
     heldout = heldout_combos(cfg.seed)
     rng = split_rng(cfg.seed, split, _QUERY_STREAM)
-    width = max(6, len(str(2 * num - 1)))
+    if split == 'train':
+        groups = [((kind, ), False) for kind, _ in
+                  assign_kinds(rng, cfg.num_train, with_heldout=False)]
+        num_images = 2 * cfg.num_train
+    else:
+        groups = assign_groups(rng, cfg.num_test, cfg.test_mods_per_ref,
+                               with_heldout=True)
+        num_images = len(groups) + cfg.num_test
+    width = max(6, len(str(num_images - 1)))
     images, queries, scenes = [], [], []
-    for i, (kind, is_heldout) in enumerate(
-            assign_kinds(rng, num, with_heldout=split == 'test')):
-        ref, mod = sample_query(rng, kind, is_heldout, heldout, cfg)
-        tgt = apply_modification(ref, mod)
-        text = modification_text(ref, mod, rng)
-        assert query_is_heldout(ref, mod, heldout) == is_heldout
-        ids = []
-        for k, scene in ((2 * i, ref), (2 * i + 1, tgt)):
-            image_id = f'{split}_{k:0{width}d}'
-            images.append({'id': image_id,
-                           'file': f'{IMAGE_DIR}/{image_id}.png',
-                           'scene': scene.key()})
-            scenes.append(scene)
-            ids.append(image_id)
-        queries.append({'ref': ids[0], 'tgt': ids[1], 'text': text,
-                        'kind': kind, 'heldout': is_heldout})
+
+    def add_image(scene: Scene) -> str:
+        image_id = f'{split}_{len(images):0{width}d}'
+        images.append({'id': image_id, 'file': f'{IMAGE_DIR}/{image_id}.png',
+                       'scene': scene.key()})
+        scenes.append(scene)
+        return image_id
+
+    for kinds, is_heldout in groups:
+        if split == 'train':  # one query per reference, kept as in format 1
+            ref, mod = sample_query(rng, kinds[0], is_heldout, heldout, cfg)
+            mods = [mod]
+        else:
+            ref, mods = sample_group(rng, kinds, is_heldout, heldout, cfg)
+        ref_id = add_image(ref)
+        for kind, mod in zip(kinds, mods):
+            tgt = apply_modification(ref, mod)
+            text = modification_text(ref, mod, rng)
+            assert query_is_heldout(ref, mod, heldout) == is_heldout
+            queries.append({'ref': ref_id, 'tgt': add_image(tgt), 'text': text,
+                            'kind': kind, 'heldout': is_heldout})
     return {'images': images, 'queries': queries}, scenes
 
 

@@ -14,8 +14,12 @@ Train queries
     nor changed into (so it never occurs in a train text either).  Held-out
     combinations may still occur, untouched, in train reference scenes and
     therefore in their target scenes.
+Test references
+    each carries ``test_mods_per_ref`` queries (one per kind, see
+    :func:`assign_groups`) that share its rendered image, so the image
+    nearest to a reference is not a shortcut to its target.
 Test queries
-    half of them (balanced per kind, chosen at random) are *held-out queries*:
+    half of them (balanced per kind, chosen per reference) are *held-out queries*:
     the added object, the removed object, or the object after a change has a
     held-out combination (for a colour/shape change the object before the
     change may or may not).  The other half follow the train rule.  The
@@ -24,10 +28,12 @@ Test queries
 Reference scenes
     uniformly random in both splits: number of objects uniform in the range
     allowed for the kind (add: ``[min, max-1]``, remove: ``[max(min+1, 2),
-    max]``, change: ``[min, max]``, so reference and target stay within
-    ``[min_objects, max_objects]`` and are never empty), distinct random cells,
-    independent uniform attributes; scenes without a valid modification are
-    rejected and redrawn (rejection sampling keeps the object count).
+    max]``, change: ``[min, max]``; for a test reference, the intersection of
+    the ranges of its kinds), so reference and target stay within
+    ``[min_objects, max_objects]`` and are never empty; distinct random cells,
+    independent uniform attributes; scenes without a valid modification (for
+    every kind of a test reference) are rejected and redrawn (rejection
+    sampling keeps the object count).
 Kinds
     add / remove / change are assigned in equal proportions (up to rounding)
     and shuffled; a change picks colour, shape or size uniformly.
@@ -103,6 +109,19 @@ def _candidates(scene: Scene, kind: str, attribute: str, heldout: bool,
     return mods
 
 
+def _add_modification(rng: np.random.Generator, scene: Scene, heldout: bool,
+                      heldout_set: FrozenSet[Combo]) -> Modification:
+    """A random object added to a random empty cell of ``scene``."""
+    empty = scene.empty_cells()
+    cell = empty[int(rng.integers(len(empty)))]
+    allowed = [(c, s) for c in COLORS for s in SHAPES
+               if ((c, s) in heldout_set) == heldout]
+    color, shape = allowed[int(rng.integers(len(allowed)))]
+    size = SIZES[int(rng.integers(len(SIZES)))]
+    return Modification('add', cell,
+                        new_object=CSSObject(shape=shape, color=color, size=size))
+
+
 def sample_query(rng: np.random.Generator, kind: str, heldout: bool,
                  heldout_list: Sequence[Combo], cfg: CSSGenerationConfig
                  ) -> Tuple[Scene, Modification]:
@@ -116,14 +135,7 @@ def sample_query(rng: np.random.Generator, kind: str, heldout: bool,
     num_objects = int(rng.integers(lo, hi + 1))
     if kind == 'add':
         scene = random_scene(rng, num_objects)
-        empty = scene.empty_cells()
-        cell = empty[int(rng.integers(len(empty)))]
-        allowed = [(c, s) for c in COLORS for s in SHAPES
-                   if ((c, s) in heldout_set) == heldout]
-        color, shape = allowed[int(rng.integers(len(allowed)))]
-        size = SIZES[int(rng.integers(len(SIZES)))]
-        return scene, Modification(
-            'add', cell, new_object=CSSObject(shape=shape, color=color, size=size))
+        return scene, _add_modification(rng, scene, heldout, heldout_set)
     attribute = None
     if kind == 'change':
         attribute = ATTRIBUTES[int(rng.integers(len(ATTRIBUTES)))]
@@ -133,6 +145,65 @@ def sample_query(rng: np.random.Generator, kind: str, heldout: bool,
         if mods:
             return scene, mods[int(rng.integers(len(mods)))]
     raise RuntimeError(f'could not sample a {kind} query (heldout={heldout})')
+
+
+def sample_group(rng: np.random.Generator, kinds: Sequence[str], heldout: bool,
+                 heldout_list: Sequence[Combo], cfg: CSSGenerationConfig
+                 ) -> Tuple[Scene, List[Modification]]:
+    """One reference scene and one modification per entry of ``kinds``.
+
+    The object count is uniform in the intersection of the kinds' ranges
+    (:func:`object_count_range`); scenes where some kind has no valid
+    modification under the split rule are rejected.  Distinct kinds give
+    distinct targets (add/remove change the object count, change keeps it).
+    """
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f'kinds of one reference must be distinct, got {kinds}')
+    heldout_set = frozenset(heldout_list)
+    ranges = [object_count_range(k, cfg) for k in kinds]
+    lo, hi = max(r[0] for r in ranges), min(r[1] for r in ranges)
+    if lo > hi:
+        raise ValueError(f'no object count allows all of {kinds} with '
+                         f'min_objects={cfg.min_objects}, '
+                         f'max_objects={cfg.max_objects}')
+    num_objects = int(rng.integers(lo, hi + 1))
+    attributes = {k: ATTRIBUTES[int(rng.integers(len(ATTRIBUTES)))]
+                  for k in kinds if k == 'change'}
+    for _ in range(_MAX_ATTEMPTS):
+        scene = random_scene(rng, num_objects)
+        mods = []
+        for kind in kinds:
+            if kind == 'add':
+                mods.append(_add_modification(rng, scene, heldout, heldout_set))
+                continue
+            cands = _candidates(scene, kind, attributes.get(kind), heldout,
+                                heldout_set)
+            if not cands:
+                break
+            mods.append(cands[int(rng.integers(len(cands)))])
+        else:
+            return scene, mods
+    raise RuntimeError(f'could not sample a reference for {kinds} '
+                       f'(heldout={heldout})')
+
+
+def assign_groups(rng: np.random.Generator, num: int, per_ref: int,
+                  with_heldout: bool) -> List[Tuple[Tuple[str, ...], bool]]:
+    """Shuffled (kinds, heldout) per reference for ``num`` test queries.
+
+    Reference ``g`` (before shuffling) takes the next ``per_ref`` kinds of the
+    add/remove/change cycle (the last one fewer if ``per_ref`` does not divide
+    ``num``), so kinds stay balanced; the held-out flag is shared by a
+    reference's queries and alternates every 3 queries of the cycle, so each
+    kind has half held-out queries (up to rounding).
+    """
+    groups = []
+    for g, start in enumerate(range(0, num, per_ref)):
+        size = min(per_ref, num - start)
+        kinds = tuple(MOD_KINDS[(start + j) % 3] for j in range(size))
+        groups.append((kinds, with_heldout and (start // 3) % 2 == 1))
+    order = rng.permutation(len(groups))
+    return [groups[i] for i in order.tolist()]
 
 
 def assign_kinds(rng: np.random.Generator, num: int,
