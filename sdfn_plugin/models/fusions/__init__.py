@@ -1,6 +1,7 @@
 from .base import BaseFusion
 from .baselines import Concat, ImageOnly, TextOnly
+from .film import FiLM
 from .sdfn import SDFN
 from .tirg import TIRG
 
-__all__ = ['BaseFusion', 'Concat', 'ImageOnly', 'TextOnly', 'SDFN', 'TIRG']
+__all__ = ['BaseFusion', 'Concat', 'FiLM', 'ImageOnly', 'TextOnly', 'SDFN', 'TIRG']
