@@ -1,7 +1,8 @@
 from .base import BaseFusion
 from .baselines import Concat, ImageOnly, TextOnly
+from .combiner import Combiner
 from .film import FiLM
 from .sdfn import SDFN
 from .tirg import TIRG
 
-__all__ = ['BaseFusion', 'Concat', 'FiLM', 'ImageOnly', 'TextOnly', 'SDFN', 'TIRG']
+__all__ = ['BaseFusion', 'Combiner', 'Concat', 'FiLM', 'ImageOnly', 'TextOnly', 'SDFN', 'TIRG']
