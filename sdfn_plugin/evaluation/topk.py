@@ -1,9 +1,22 @@
-"""Memory-bounded top-k retrieval through a model's scorer.
+"""Memory-bounded, exact top-k retrieval through a model's scorer.
 
-The retrieval metric never builds the full ``(Bq, G)`` score matrix: the
-gallery is scored chunk by chunk with the model's own
-:class:`~sdfn_plugin.models.scorers.base.BaseScorer` (so query-dependent
-scorers work unchanged) and a running top-k is merged after every chunk.
+The full ``(Bq, G)`` score matrix is never built (at Fashion200K size it would
+be ~4 GB of float32). Two paths:
+
+* **inner-product scorers** (``scorer.inner_product = True``: DotScorer,
+  CosineScorer): queries and gallery are cut into blocks; each block is one
+  ``torch.mm(..., out=buffer)`` into a single reused buffer, the reference
+  exclusion writes ``-inf`` into that buffer (one ``index_put_``, no mask), and
+  ``torch.topk`` keeps the block's best ``k``; blocks of one query chunk are
+  merged with one more ``topk`` over the ``2k`` candidates. Extra memory is the
+  buffer (``query_chunk * gallery_chunk`` scores) plus the outputs, so the time
+  is the matrix product plus a few percent for ``topk``.
+* **query-dependent scorers** (``inner_product = False``, e.g. ARTEMIS): the
+  scorer is called as ``scorer(query, gallery[s:e])`` on gallery chunks with
+  all queries at once (the query ``aux`` is passed whole, never sliced).
+
+:func:`retrieve_topk` picks between this and the optional faiss backend
+(:mod:`sdfn_plugin.evaluation.faiss_backend`).
 """
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
@@ -15,7 +28,10 @@ from sdfn_plugin.structures import QueryBatch
 if TYPE_CHECKING:  # avoid importing the model package at import time
     from sdfn_plugin.models.scorers.base import BaseScorer
 
-__all__ = ['chunked_topk']
+__all__ = ['chunked_topk', 'retrieve_topk', 'RETRIEVAL_BACKENDS', 'check_retrieval_backend']
+
+RETRIEVAL_BACKENDS = ('torch', 'faiss')
+ExcludeArg = Optional[Union[Tensor, Sequence[int]]]
 
 
 def _check_positive_int(name: str, value) -> int:
@@ -24,8 +40,9 @@ def _check_positive_int(name: str, value) -> int:
     return value
 
 
-def _check_exclude(exclude: Union[Tensor, Sequence[int]], num_queries: int, num_gallery: int,
-                   device: torch.device) -> Tensor:
+def check_exclude(exclude: Union[Tensor, Sequence[int]], num_queries: int, num_gallery: int,
+                  device: torch.device) -> Tensor:
+    """``exclude`` as a ``(Bq,)`` long tensor on ``device`` with values in ``[-1, G)``."""
     exclude = torch.as_tensor(exclude, device=device)
     if exclude.dtype.is_floating_point or exclude.dtype.is_complex or exclude.dtype == torch.bool:
         raise TypeError(f'exclude must hold integer gallery indices, got dtype {exclude.dtype}')
@@ -40,28 +57,132 @@ def _check_exclude(exclude: Union[Tensor, Sequence[int]], num_queries: int, num_
     return exclude.long()
 
 
+def check_retrieval_backend(backend: str, scorer: 'BaseScorer', option: str = 'retrieval_backend') -> str:
+    """Validate a backend name against the scorer; ``option`` names the config key in errors."""
+    if backend not in RETRIEVAL_BACKENDS:
+        raise ValueError(f'{option} must be one of {RETRIEVAL_BACKENDS}, got {backend!r}')
+    if backend == 'faiss' and not scorer.inner_product:
+        raise ValueError(f"{option}='faiss' needs an inner-product scorer, but {type(scorer).__name__} "
+                         'has inner_product=False (query-dependent scores); use '
+                         f"{option}='torch', which scores gallery chunks through the scorer")
+    return backend
+
+
+def _check_inputs(query: QueryBatch, gallery: Tensor, k: int, gallery_chunk: int,
+                  query_chunk: int) -> None:
+    if not isinstance(query, QueryBatch):
+        raise TypeError(f'query must be a QueryBatch, got {type(query).__name__}')
+    _check_positive_int('k', k)
+    _check_positive_int('gallery_chunk', gallery_chunk)
+    _check_positive_int('query_chunk', query_chunk)
+    if not isinstance(gallery, Tensor) or gallery.dim() != 2:
+        shape = tuple(gallery.shape) if isinstance(gallery, Tensor) else type(gallery).__name__
+        raise ValueError(f'gallery must be a 2-D (G, D) tensor, got {shape}')
+    if query.query.dim() != 2:
+        raise ValueError(f'query.query must be a 2-D (Bq, D) tensor, got {tuple(query.query.shape)}')
+
+
+def _merge(best: Optional[Tuple[Tensor, Tensor]], values: Tensor, indices: Tensor,
+           k: int) -> Tuple[Tensor, Tensor]:
+    """Running top-k: keep the best ``k`` of the previous best and a new block's best."""
+    if best is None:
+        return values, indices
+    merged_values = torch.cat([best[0], values], dim=1)
+    merged_indices = torch.cat([best[1], indices], dim=1)
+    top_values, order = merged_values.topk(min(k, merged_values.shape[1]), dim=1)
+    return top_values, merged_indices.gather(1, order)
+
+
+def _check_inner_product_contract(query: Tensor, gallery: Tensor, scorer: 'BaseScorer',
+                                  aux: dict) -> None:
+    """The fast path computes ``q @ g.T`` itself; verify on a few rows that the scorer agrees."""
+    q, g = query[:4], gallery[:16]
+    expected = scorer(QueryBatch(q, aux), g)  # inner-product scorers ignore aux
+    if expected.shape != (q.shape[0], g.shape[0]) or not torch.allclose(expected, q @ g.t(), rtol=1e-3,
+                                                                        atol=1e-4):
+        raise ValueError(f'{type(scorer).__name__} declares inner_product=True but its scores are not '
+                         'query @ gallery.T; set inner_product = False on the scorer class')
+
+
+def _inner_product_topk(query: Tensor, gallery: Tensor, k: int, exclude: Optional[Tensor],
+                        gallery_chunk: int, query_chunk: int) -> Tuple[Tensor, Tensor]:
+    num_queries, num_gallery = query.shape[0], gallery.shape[0]
+    k_out = min(k, num_gallery)
+    dtype = torch.result_type(query, gallery)
+    query, gallery = query.to(dtype), gallery.to(dtype)
+    values = torch.empty(num_queries, k_out, dtype=dtype, device=gallery.device)
+    indices = torch.empty(num_queries, k_out, dtype=torch.long, device=gallery.device)
+    rows_max, cols_max = min(query_chunk, num_queries), min(gallery_chunk, num_gallery)
+    buffer = torch.empty(rows_max * cols_max, dtype=dtype, device=gallery.device)
+    gallery_t = gallery.t()
+    for q0 in range(0, num_queries, query_chunk):
+        q1 = min(q0 + query_chunk, num_queries)
+        rows = torch.arange(q1 - q0, device=gallery.device)
+        best = None
+        for g0 in range(0, num_gallery, gallery_chunk):
+            g1 = min(g0 + gallery_chunk, num_gallery)
+            scores = buffer[:(q1 - q0) * (g1 - g0)].view(q1 - q0, g1 - g0)
+            torch.mm(query[q0:q1], gallery_t[:, g0:g1], out=scores)
+            if exclude is not None:
+                local = exclude[q0:q1] - g0
+                hit = (local >= 0) & (local < g1 - g0)
+                scores.index_put_((rows[hit], local[hit]), scores.new_tensor(float('-inf')))
+            block_values, block_indices = scores.topk(min(k_out, g1 - g0), dim=1)
+            best = _merge(best, block_values, block_indices.add_(g0), k_out)
+        values[q0:q1], indices[q0:q1] = best
+    return values, indices
+
+
+def _scorer_topk(query: QueryBatch, gallery: Tensor, scorer: 'BaseScorer', k: int, exclude: Optional[Tensor],
+                 gallery_chunk: int) -> Tuple[Tensor, Tensor]:
+    num_queries, num_gallery = query.query.shape[0], gallery.shape[0]
+    k_out = min(k, num_gallery)
+    device = gallery.device
+    best = None
+    for g0 in range(0, num_gallery, gallery_chunk):
+        g1 = min(g0 + gallery_chunk, num_gallery)
+        scores = scorer(query, gallery[g0:g1])
+        if scores.shape != (num_queries, g1 - g0):
+            raise ValueError(f'{type(scorer).__name__} returned scores of shape {tuple(scores.shape)} '
+                             f'for a gallery chunk of {g1 - g0} items and {num_queries} queries; '
+                             f'expected ({num_queries}, {g1 - g0})')
+        scores = scores.to(device)
+        if exclude is not None:
+            local = exclude - g0
+            hit = (local >= 0) & (local < g1 - g0)
+            scores = scores.index_put((torch.nonzero(hit).flatten(), local[hit]), scores.new_tensor(float('-inf')))
+        block_values, block_indices = scores.topk(min(k_out, g1 - g0), dim=1)
+        best = _merge(best, block_values, block_indices.add_(g0), k_out)
+    return best
+
+
 @torch.no_grad()
 def chunked_topk(query: QueryBatch,
                  gallery: Tensor,
                  scorer: 'BaseScorer',
                  k: int,
-                 exclude: Optional[Union[Tensor, Sequence[int]]] = None,
-                 gallery_chunk: int = 8192) -> Tuple[Tensor, Tensor]:
-    """Top-k gallery items per query, scoring the gallery in chunks.
+                 exclude: ExcludeArg = None,
+                 gallery_chunk: int = 8192,
+                 query_chunk: int = 4096) -> Tuple[Tensor, Tensor]:
+    """Top-k gallery items per query, scoring blocks of queries and gallery items.
 
     Args:
         query: prepared query batch (``scorer.prepare_query`` already applied),
             ``query.query`` of shape ``(Bq, D)``.
         gallery: prepared gallery ``(G, D)`` (``scorer.prepare_gallery`` applied).
-        scorer: called as ``scorer(query, gallery[s:e])`` and must return the
-            ``(Bq, e - s)`` score block.
+        scorer: inner-product scorers (``inner_product = True``) must score
+            ``query.query @ gallery.T`` (checked on a few rows; the product is
+            then computed here, block by block). Other scorers are called as
+            ``scorer(query, gallery[s:e])`` and must return ``(Bq, e - s)``.
         k: number of results wanted per query (``>= 1``).
         exclude: optional ``(Bq,)`` integer tensor (or sequence), one gallery
             index per query to drop from the ranking (e.g. the reference image);
             ``-1`` means nothing to exclude for that query.
-        gallery_chunk: number of gallery items scored at once (``>= 1``).
-            Peak extra memory is ``O(Bq * (gallery_chunk + 2k))``; the full
-            ``Bq x G`` matrix is never materialised when ``G > gallery_chunk``.
+        gallery_chunk: gallery items scored at once (``>= 1``).
+        query_chunk: queries scored at once on the inner-product path
+            (``>= 1``; query-dependent scorers always get all queries). Extra
+            memory is about ``4 * query_chunk * gallery_chunk`` bytes for
+            float32 (128 MiB with the defaults) plus the outputs.
 
     Returns:
         ``(values, indices)``, both ``(Bq, k')`` with ``k' = min(k, G)``,
@@ -73,52 +194,41 @@ def chunked_topk(query: QueryBatch,
         only appears (with value ``-inf``) when ``k >= G``.  For distinct
         scores the result equals the first ``k'`` columns of
         ``torch.sort(scores, descending=True)`` on the full score matrix with
-        the excluded entries set to ``-inf``; ties may be ordered differently.
+        the excluded entries set to ``-inf``.
 
-    Runs under :func:`torch.no_grad`. Vectorised over queries (no Python loop
-    over queries); the only Python loop is over gallery chunks.
+        Ties: ``values`` always equal the full sort's values; among items with
+        exactly equal scores the order (and, at the k-th place, the choice) of
+        indices is whatever ``torch.topk`` returns, not necessarily the lowest
+        index first.
+
+    Runs under :func:`torch.no_grad`. Vectorised over queries; the only Python
+    loops are over blocks.
     """
-    if not isinstance(query, QueryBatch):
-        raise TypeError(f'query must be a QueryBatch, got {type(query).__name__}')
-    k = _check_positive_int('k', k)
-    gallery_chunk = _check_positive_int('gallery_chunk', gallery_chunk)
-    if not isinstance(gallery, Tensor) or gallery.dim() != 2:
-        shape = tuple(gallery.shape) if isinstance(gallery, Tensor) else type(gallery).__name__
-        raise ValueError(f'gallery must be a 2-D (G, D) tensor, got {shape}')
-    if query.query.dim() != 2:
-        raise ValueError(f'query.query must be a 2-D (Bq, D) tensor, got {tuple(query.query.shape)}')
-
+    _check_inputs(query, gallery, k, gallery_chunk, query_chunk)
     num_queries, num_gallery = query.query.shape[0], gallery.shape[0]
-    device = gallery.device
     if exclude is not None:
-        exclude = _check_exclude(exclude, num_queries, num_gallery, device)
+        exclude = check_exclude(exclude, num_queries, num_gallery, gallery.device)
+    if num_gallery == 0 or num_queries == 0:
+        return (query.query.new_empty(num_queries, min(k, num_gallery)),
+                torch.empty(num_queries, min(k, num_gallery), dtype=torch.long, device=gallery.device))
+    if scorer.inner_product and query.query.device == gallery.device:
+        _check_inner_product_contract(query.query, gallery, scorer, query.aux)
+        return _inner_product_topk(query.query, gallery, k, exclude, gallery_chunk, query_chunk)
+    return _scorer_topk(query, gallery, scorer, k, exclude, gallery_chunk)
 
-    k_out = min(k, num_gallery)
-    top_values: Optional[Tensor] = None
-    top_indices = torch.empty(num_queries, 0, dtype=torch.long, device=device)
 
-    for start in range(0, num_gallery, gallery_chunk):
-        stop = min(start + gallery_chunk, num_gallery)
-        scores = scorer(query, gallery[start:stop])
-        if scores.shape != (num_queries, stop - start):
-            raise ValueError(f'{type(scorer).__name__} returned scores of shape {tuple(scores.shape)} '
-                             f'for a gallery chunk of {stop - start} items and {num_queries} queries; '
-                             f'expected ({num_queries}, {stop - start})')
-        if exclude is not None:
-            positions = torch.arange(start, stop, device=scores.device)
-            drop = positions.unsqueeze(0) == exclude.to(scores.device).unsqueeze(1)
-            scores = scores.masked_fill(drop, float('-inf'))
-
-        chunk_values, chunk_indices = scores.topk(min(k_out, stop - start), dim=1)
-        chunk_indices = chunk_indices.to(device) + start
-        if top_values is None:
-            top_values, top_indices = chunk_values, chunk_indices
-            continue
-        merged_values = torch.cat([top_values, chunk_values.to(top_values.device)], dim=1)
-        merged_indices = torch.cat([top_indices, chunk_indices], dim=1)
-        top_values, order = merged_values.topk(min(k_out, merged_values.shape[1]), dim=1)
-        top_indices = merged_indices.gather(1, order.to(device))
-
-    if top_values is None:  # empty gallery
-        top_values = query.query.new_empty(num_queries, 0)
-    return top_values, top_indices
+def retrieve_topk(query: QueryBatch,
+                  gallery: Tensor,
+                  scorer: 'BaseScorer',
+                  k: int,
+                  exclude: ExcludeArg = None,
+                  gallery_chunk: int = 8192,
+                  backend: str = 'torch') -> Tuple[Tensor, Tensor]:
+    """Top-k through the chosen backend: ``'torch'`` (:func:`chunked_topk`) or
+    ``'faiss'`` (exact inner-product index, GPU when faiss has one; same result
+    contract). The faiss index of a gallery tensor is built once and reused."""
+    check_retrieval_backend(backend, scorer)
+    if backend == 'torch':
+        return chunked_topk(query, gallery, scorer, k, exclude, gallery_chunk)
+    from .faiss_backend import faiss_topk
+    return faiss_topk(query, gallery, scorer, k, exclude)

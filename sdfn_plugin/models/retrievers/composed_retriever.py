@@ -41,12 +41,16 @@ class ComposedRetriever(BaseModel):
         topk: how many gallery indices ``predict`` returns (>= the metric's max K).
         exclude_reference: drop the reference image from its own ranking.
         gallery_chunk: gallery items scored at once in ``predict``.
+        retrieval_backend: ``'torch'`` (chunked exact top-k, any scorer) or
+            ``'faiss'`` (exact inner-product index, GPU when faiss has one;
+            inner-product scorers only; ``pip install faiss-cpu``).
     """
 
     def __init__(self, image_encoder: dict, text_encoder: dict, fusion: dict, losses: Sequence[dict],
                  target_head: Optional[dict] = None, scorer: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, topk: int = 50, exclude_reference: bool = True,
-                 gallery_chunk: int = 8192, init_cfg: Optional[dict] = None) -> None:
+                 gallery_chunk: int = 8192, init_cfg: Optional[dict] = None,
+                 retrieval_backend: str = 'torch') -> None:
         data_preprocessor = dict(data_preprocessor or {})
         data_preprocessor.setdefault('type', 'sdfn_plugin.CIRDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -67,6 +71,8 @@ class ComposedRetriever(BaseModel):
         self.topk = topk
         self.exclude_reference = exclude_reference
         self.gallery_chunk = gallery_chunk
+        from sdfn_plugin.evaluation.topk import check_retrieval_backend
+        self.retrieval_backend = check_retrieval_backend(retrieval_backend, self.scorer, 'model.retrieval_backend')
         self._gallery: Optional[torch.Tensor] = None
 
     def _check_dims(self) -> None:
@@ -134,7 +140,7 @@ class ComposedRetriever(BaseModel):
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: Optional[List[CIRDataSample]]) -> List[dict]:
-        from sdfn_plugin.evaluation.topk import chunked_topk
+        from sdfn_plugin.evaluation.topk import retrieve_topk
         if self._gallery is None:
             raise RuntimeError("mode='predict' needs a gallery: add PrepareGalleryHook to custom_hooks "
                                '(default_runtime does) or call model.set_gallery(...)')
@@ -146,7 +152,8 @@ class ComposedRetriever(BaseModel):
             exclude = torch.tensor([int(s.metainfo.get('ref_gallery_idx', -1)) for s in data_samples],
                                    device=query.query.device)
         gallery = self._gallery.to(query.query.device)
-        _, topk = chunked_topk(query, gallery, self.scorer, self.topk, exclude, self.gallery_chunk)
+        _, topk = retrieve_topk(query, gallery, self.scorer, self.topk, exclude, self.gallery_chunk,
+                                self.retrieval_backend)
         keys = getattr(self.fusion, 'predict_aux_keys', ())
         results = []
         for i, sample in enumerate(data_samples):
