@@ -4,5 +4,6 @@ from .combiner import Combiner
 from .film import FiLM
 from .sdfn import SDFN
 from .tirg import TIRG
+from .zeroshot import ZeroShotSum
 
-__all__ = ['BaseFusion', 'Combiner', 'Concat', 'FiLM', 'ImageOnly', 'TextOnly', 'SDFN', 'TIRG']
+__all__ = ['BaseFusion', 'Combiner', 'Concat', 'FiLM', 'ImageOnly', 'TextOnly', 'SDFN', 'TIRG', 'ZeroShotSum']
