@@ -56,13 +56,15 @@ def _reference(query, gallery, scorer, k, exclude=None):
         (40, 1000, 7),  # a single chunk
         (1, 4, 3),  # one gallery item
     ])
-def test_matches_full_sort(scorer_cls, use_exclude, num_gallery, chunk, k):
+@pytest.mark.parametrize('query_chunk', [4, 13, 64])  # 4 does not divide the 13 queries
+def test_matches_full_sort(scorer_cls, use_exclude, num_gallery, chunk, k, query_chunk):
     scorer = scorer_cls()
     query, gallery, exclude = _data(13, num_gallery, seed=num_gallery * 31 + chunk)
     query, gallery = scorer.prepare_query(query), scorer.prepare_gallery(gallery)
     exclude = exclude if use_exclude else None
 
-    values, indices = chunked_topk(query, gallery, scorer, k, exclude=exclude, gallery_chunk=chunk)
+    values, indices = chunked_topk(query, gallery, scorer, k, exclude=exclude, gallery_chunk=chunk,
+                                   query_chunk=query_chunk)
     ref_values, ref_indices = _reference(query, gallery, scorer, k, exclude)
 
     k_out = min(k, num_gallery)
@@ -110,6 +112,7 @@ def test_empty_gallery_and_no_queries():
         (dict(k=0), ValueError, 'k must be a positive int'),
         (dict(k=2.0), ValueError, 'k must be a positive int'),
         (dict(k=3, gallery_chunk=0), ValueError, 'gallery_chunk must be a positive int'),
+        (dict(k=3, query_chunk=-1), ValueError, 'query_chunk must be a positive int'),
         (dict(k=3, exclude=torch.zeros(5, dtype=torch.long)), ValueError, r'exclude must have shape'),
         (dict(k=3, exclude=torch.zeros(4)), TypeError, 'integer gallery indices'),
         (dict(k=3, exclude=torch.tensor([0, 1, 2, 10])), ValueError, r'\[-1, 10\)'),
@@ -138,3 +141,47 @@ def test_no_grad_and_device_of_outputs():
     values, indices = chunked_topk(query, gallery, scorer, k=4, gallery_chunk=2)
     assert not values.requires_grad
     assert values.device == indices.device == gallery.device
+
+
+def test_ties_return_the_full_sort_values_and_valid_indices():
+    """Many exactly equal scores (integer data): values equal the full sort; indices
+    are a valid choice among the tied items (torch.topk's order, documented)."""
+    g = torch.Generator().manual_seed(3)
+    query = QueryBatch(torch.randint(-2, 3, (9, 3), generator=g).double())
+    gallery = torch.randint(-2, 3, (70, 3), generator=g).double()
+    exclude = torch.randint(-1, 70, (9, ), generator=g)
+    values, indices = chunked_topk(query, gallery, DotScorer(), 12, exclude=exclude, gallery_chunk=16, query_chunk=4)
+    ref_values, _ = _reference(query, gallery, DotScorer(), 12, exclude)
+    assert torch.equal(values, ref_values)
+    scores = query.query @ gallery.t()
+    for i in range(9):
+        assert len(set(indices[i].tolist())) == 12
+        assert exclude[i].item() not in indices[i].tolist()
+        assert torch.equal(scores[i, indices[i]], values[i])
+
+
+def test_float32_blocks_equal_a_row_block_full_sort():
+    """The fast path on float32 (the evaluation dtype): indices equal argsort of the
+    same query rows against the whole gallery."""
+    g = torch.Generator().manual_seed(4)
+    query, gallery = torch.randn(37, 24, generator=g), torch.randn(500, 24, generator=g)
+    exclude = torch.randint(-1, 500, (37, ), generator=g)
+    _, indices = chunked_topk(QueryBatch(query), gallery, DotScorer(), 50, exclude=exclude,
+                              gallery_chunk=500, query_chunk=10)
+    scores = query @ gallery.t()
+    rows = torch.nonzero(exclude >= 0).flatten()
+    scores[rows, exclude[rows]] = float('-inf')
+    assert torch.equal(indices, scores.argsort(dim=1, descending=True)[:, :50])
+
+
+class ScaledScorer(BaseScorer):
+    """Claims inner_product but rescales: the fast path would return wrong values."""
+
+    def forward(self, query, gallery):
+        return 2.0 * query.query @ gallery.t()
+
+
+def test_inner_product_scorer_that_is_not_a_dot_product_is_rejected():
+    query, gallery, _ = _data(4, 10)
+    with pytest.raises(ValueError, match='ScaledScorer declares inner_product=True but its scores are not'):
+        chunked_topk(query, gallery, ScaledScorer(), k=3)
