@@ -41,11 +41,23 @@ def load_config(args: argparse.Namespace) -> Config:
 def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
     """The ``config checkpoint`` positionals of evaluation tools (mim test passes the checkpoint positionally)."""
     parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
+    # mim test insists on --checkpoint: there, `--checkpoint none` means the same as --no-checkpoint
+    parser.add_argument('--no-checkpoint', action='store_true',
+                        help='evaluate the model as the config builds it (training-free models, e.g. zero-shot)')
 
 
 def load_test_config(args: argparse.Namespace) -> Config:
-    """Config of an evaluation tool: the checkpoint must exist and becomes ``load_from``."""
+    """Config of an evaluation tool: the checkpoint must exist and becomes ``load_from``
+    (none with ``--no-checkpoint`` or the checkpoint ``none``)."""
+    if args.no_checkpoint and args.checkpoint is not None:
+        raise ValueError(f'give a checkpoint ({args.checkpoint!r}) or --no-checkpoint, not both')
+    if args.no_checkpoint or (args.checkpoint is not None and args.checkpoint.lower() == 'none'
+                              and not osp.isfile(args.checkpoint)):
+        return load_config(args)
+    if args.checkpoint is None:
+        raise ValueError('no checkpoint given: pass CHECKPOINT, or --no-checkpoint for a model that needs no training '
+                         '(e.g. the zero-shot configs; with mim test: --checkpoint none)')
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
     cfg = load_config(args)

@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--metrics-out FILE]``
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--metrics-out FILE]`` (``--no-checkpoint``
+for training-free models)
 (``mim test sdfn_plugin CONFIG --checkpoint CHECKPOINT`` passes the checkpoint positionally)."""
 import argparse
 import json
