@@ -1,3 +1,4 @@
+from .artemis import ARTEMIS
 from .base import BaseFusion
 from .baselines import Concat, ImageOnly, TextOnly
 from .combiner import Combiner
@@ -6,4 +7,4 @@ from .sdfn import SDFN
 from .tirg import TIRG
 from .zeroshot import ZeroShotSum
 
-__all__ = ['BaseFusion', 'Combiner', 'Concat', 'FiLM', 'ImageOnly', 'TextOnly', 'SDFN', 'TIRG', 'ZeroShotSum']
+__all__ = ['ARTEMIS', 'BaseFusion', 'Combiner', 'Concat', 'FiLM', 'ImageOnly', 'TextOnly', 'SDFN', 'TIRG', 'ZeroShotSum']
