@@ -1,3 +1,4 @@
+from .amc import AMC, AMCRouter
 from .artemis import ARTEMIS
 from .base import BaseFusion
 from .baselines import Concat, ImageOnly, TextOnly
@@ -7,4 +8,5 @@ from .sdfn import SDFN
 from .tirg import TIRG
 from .zeroshot import ZeroShotSum
 
-__all__ = ['ARTEMIS', 'BaseFusion', 'Combiner', 'Concat', 'FiLM', 'ImageOnly', 'TextOnly', 'SDFN', 'TIRG', 'ZeroShotSum']
+__all__ = ['AMC', 'AMCRouter', 'ARTEMIS', 'BaseFusion', 'Combiner', 'Concat', 'FiLM', 'ImageOnly', 'TextOnly', 'SDFN',
+           'TIRG', 'ZeroShotSum']
