@@ -51,3 +51,14 @@ def train_one_iteration(name: str, css_root: str, batch: int = 4) -> Tuple[torch
     changed = any(not torch.equal(before[k], v) for k, v in model.fusion.state_dict().items())
     assert changed, f'{name}: one optimiser step left every fusion parameter unchanged'
     return model, losses
+
+
+def build_offline(name: str, css_root: str) -> Tuple[torch.nn.Module, Config]:
+    """A real-dataset config's model built offline: random CNN weights, no GloVe, tiny-benchmark vocabulary."""
+    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    cfg.model.image_encoder.weights = None
+    if 'glove_file' in cfg.model.text_encoder:
+        cfg.model.text_encoder.glove_file = None
+    cfg.model.text_encoder.vocab_dataset = dict(type='CSSDataset', data_root=css_root, split='train', **TINY)
+    with DefaultScope.overwrite_default_scope('sdfn_plugin'):
+        return MODELS.build(cfg.model), cfg

@@ -14,7 +14,7 @@ from sdfn_plugin.models.losses import GramConsistencyLoss
 from sdfn_plugin.models.scorers import CosineScorer
 from sdfn_plugin.structures import QueryBatch
 
-from zoo_testlib import features, tiny_css_config, train_one_iteration
+from zoo_testlib import build_offline, features, tiny_css_config, train_one_iteration
 
 
 def _ln(x):
@@ -149,3 +149,18 @@ def test_ema_weights_are_evaluated_and_the_raw_weights_restored(css_root, tmp_pa
     # the checkpoint's state_dict holds the EMA weights (mmengine's before_save_checkpoint), as AMC saves them
     ckpt = torch.load(osp.join(cfg.work_dir, 'epoch_1.pth'), map_location='cpu', weights_only=False)
     torch.testing.assert_close(ckpt['state_dict']['fusion.' + key], ema[key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('dataset', ['shoes', 'fashioniq', 'fashion200k'])
+def test_amc_real_dataset_configs_follow_the_paper_recipe(dataset, css_root):
+    model, cfg = build_offline(f'amc_{dataset}.py', css_root)
+    assert isinstance(model.fusion, AMC) and len(model.fusion.layers) == 2 and model.fusion.embed_dim == 1024
+    assert model.image_encoder.frozen_bn
+    bn = model.image_encoder.stem[1]
+    model.train()
+    assert not bn.training and not bn.weight.requires_grad  # frozen backbone BatchNorm
+    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-4, weight_decay=1e-6, eps=1e-8)
+    assert cfg.param_scheduler[0].milestones == [40] and cfg.train_cfg.max_epochs == 50
+    ema = cfg.custom_hooks[0]
+    assert ema.type == 'EMAHook' and ema.momentum == pytest.approx(1 - 0.999) and ema.priority == 'ABOVE_NORMAL'
+    assert [type(l).__name__ for l in model.losses] == ['BatchClassificationLoss', 'GramConsistencyLoss']

@@ -4,7 +4,7 @@ import torch
 from sdfn_plugin.models.fusions import FiLM
 from sdfn_plugin.structures import ImageFeatures
 
-from zoo_testlib import features, train_one_iteration
+from zoo_testlib import build_offline, features, train_one_iteration
 
 
 def test_film_scale_shift_by_hand():
@@ -60,3 +60,10 @@ def test_film_css_config_trains_one_iteration(css_root):
     model, losses = train_one_iteration('film_css.py', css_root)
     assert type(model.fusion).__name__ == 'FiLM' and model.fusion.pool == 'flatten'
     assert torch.isfinite(losses['loss']) and 'loss_bbc' in losses
+
+
+@pytest.mark.parametrize('dataset', ['shoes', 'fashioniq', 'fashion200k'])
+def test_film_real_dataset_configs_are_tirg_with_film(dataset, css_root):
+    model, cfg = build_offline(f'film_{dataset}.py', css_root)
+    assert isinstance(model.fusion, FiLM) and model.fusion.pool == 'mean'
+    assert cfg.optim_wrapper.optimizer.type == 'SGD'  # TIRG's recipe
