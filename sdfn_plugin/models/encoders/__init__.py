@@ -1,4 +1,5 @@
-from .image import MapImageEncoder, SmallCNN, TorchvisionResNet
-from .text import LSTMTextEncoder, Vocabulary, tokenize
+from .image import ImageTower, MapImageEncoder, OpenCLIPVisual, SmallCNN, TimmEncoder, TorchvisionResNet
+from .text import HFTextEncoder, LSTMTextEncoder, OpenCLIPText, TextTower, Vocabulary, tokenize
 
-__all__ = ['MapImageEncoder', 'SmallCNN', 'TorchvisionResNet', 'LSTMTextEncoder', 'Vocabulary', 'tokenize']
+__all__ = ['ImageTower', 'MapImageEncoder', 'OpenCLIPVisual', 'SmallCNN', 'TimmEncoder', 'TorchvisionResNet',
+           'HFTextEncoder', 'LSTMTextEncoder', 'OpenCLIPText', 'TextTower', 'Vocabulary', 'tokenize']
