@@ -1,10 +1,12 @@
 """The model that every composition method plugs into."""
+import copy
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModel
 from torch import nn
 
+from sdfn_plugin.datasets.feature_cache.config import FeatureCacheConfig
 from sdfn_plugin.registry import MODELS
 from sdfn_plugin.structures import CIRDataSample, FusionOutput, ImageFeatures, QueryBatch
 
@@ -13,6 +15,8 @@ from ..losses.base import BaseCIRLoss
 from ..scorers.base import BaseScorer
 
 ForwardResult = Union[Dict[str, torch.Tensor], List[dict], Dict[str, object]]
+# images (B, 3, H, W), or the tower's features when the pipeline loaded them from a feature cache
+ImageInput = Union[torch.Tensor, ImageFeatures]
 
 
 @MODELS.register_module()
@@ -44,13 +48,21 @@ class ComposedRetriever(BaseModel):
         retrieval_backend: ``'torch'`` (chunked exact top-k, any scorer) or
             ``'faiss'`` (exact inner-product index, GPU when faiss has one;
             inner-product scorers only; ``pip install faiss-cpu``).
+        feature_cache: ``dict(dir=..., dtype='float32'|'float16')``: the image tower
+            is frozen, so its features are computed once per image and stored
+            (``FeatureCacheHook`` in ``custom_hooks`` builds the cache and makes the
+            datasets load features; see docs/feature_cache.md). Needs every
+            ``image_encoder`` parameter frozen; keeps the tower in eval mode.
+
+    Wherever images are expected (``ref``, ``tgt``, ``img``), ``inputs`` may carry
+    :class:`ImageFeatures` instead; the image encoder is then skipped.
     """
 
     def __init__(self, image_encoder: dict, text_encoder: dict, fusion: dict, losses: Sequence[dict],
                  target_head: Optional[dict] = None, scorer: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, topk: int = 50, exclude_reference: bool = True,
                  gallery_chunk: int = 8192, init_cfg: Optional[dict] = None,
-                 retrieval_backend: str = 'torch') -> None:
+                 retrieval_backend: str = 'torch', feature_cache: Optional[dict] = None) -> None:
         data_preprocessor = dict(data_preprocessor or {})
         data_preprocessor.setdefault('type', 'sdfn_plugin.CIRDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -59,6 +71,14 @@ class ComposedRetriever(BaseModel):
         if not losses:
             raise ValueError('model.losses is empty: give at least one loss config')
         self.image_encoder = MODELS.build(image_encoder)
+        self.image_encoder_cfg = copy.deepcopy(dict(image_encoder))  # part of the feature-cache key
+        self.feature_cache = FeatureCacheConfig.from_dict(feature_cache)
+        if self.feature_cache is not None:
+            trainable = [n for n, p in self.image_encoder.named_parameters() if p.requires_grad]
+            if trainable:
+                raise ValueError(f'model.feature_cache needs a frozen image tower, but image_encoder parameter '
+                                 f'{trainable[0]!r} is trainable ({len(trainable)} in all); freeze the whole '
+                                 'image_encoder (no trainable adapter inside it) or unset model.feature_cache')
         self.text_encoder = MODELS.build(text_encoder)
         self.fusion: BaseFusion = MODELS.build(fusion)
         self.target_head = MODELS.build(target_head) if target_head else None
@@ -87,18 +107,28 @@ class ComposedRetriever(BaseModel):
             if enc_dim is not None and enc_dim != fus_dim:
                 raise ValueError(f'dimension mismatch: {enc_name}.out_dim = {enc_dim} but {fus_name} = {fus_dim}')
 
+    def train(self, mode: bool = True) -> 'ComposedRetriever':
+        super().train(mode)
+        if self.feature_cache is not None:
+            self.image_encoder.eval()  # live features must equal the cached (eval-mode) ones
+        return self
+
     # ------------------------------------------------------------------ features
-    def extract_query(self, ref: torch.Tensor, texts: List[str]) -> QueryBatch:
+    def image_features(self, images: ImageInput) -> ImageFeatures:
+        """The tower's features of images; cached features pass through."""
+        return images if isinstance(images, ImageFeatures) else self.image_encoder(images)
+
+    def extract_query(self, ref: ImageInput, texts: List[str]) -> QueryBatch:
         """Composed query embeddings (+ fusion aux) for reference images and texts."""
-        out: FusionOutput = self.fusion(self.image_encoder(ref), self.text_encoder(texts))
+        out: FusionOutput = self.fusion(self.image_features(ref), self.text_encoder(texts))
         return QueryBatch(out.query, out.aux)
 
     def gallery_embedding(self, feats: ImageFeatures) -> torch.Tensor:
         return self.target_head(feats) if self.target_head is not None else feats.pooled
 
-    def extract_gallery(self, images: torch.Tensor) -> torch.Tensor:
+    def extract_gallery(self, images: ImageInput) -> torch.Tensor:
         """Gallery/target embeddings ``(B, D)`` of images."""
-        return self.gallery_embedding(self.image_encoder(images))
+        return self.gallery_embedding(self.image_features(images))
 
     def set_gallery(self, gallery: Optional[torch.Tensor]) -> None:
         """Install (raw) gallery embeddings for ``predict``; ``None`` frees them."""
@@ -123,11 +153,17 @@ class ComposedRetriever(BaseModel):
             if key not in inputs:
                 raise KeyError(f"mode='loss' needs inputs[{key!r}] (training pipeline must load ref and tgt)")
         ref, tgt = inputs['ref'], inputs['tgt']
-        # One encoder pass over references and targets (BatchNorm sees both, as in a shared tower).
-        feats = self.image_encoder(torch.cat([ref, tgt], dim=0))
-        b = ref.shape[0]
-        ref_feats = ImageFeatures(feats.tokens[:b], feats.pooled[:b])
-        tgt_feats = ImageFeatures(feats.tokens[b:], feats.pooled[b:])
+        if isinstance(ref, ImageFeatures) and isinstance(tgt, ImageFeatures):
+            ref_feats, tgt_feats = ref, tgt
+        elif self.feature_cache is not None:
+            raise RuntimeError('model.feature_cache is set but the training batch holds images: add '
+                               "dict(type='FeatureCacheHook') to custom_hooks")
+        else:
+            # One encoder pass over references and targets (BatchNorm sees both, as in a shared tower).
+            feats = self.image_encoder(torch.cat([ref, tgt], dim=0))
+            b = ref.shape[0]
+            ref_feats = ImageFeatures(feats.tokens[:b], feats.pooled[:b])
+            tgt_feats = ImageFeatures(feats.tokens[b:], feats.pooled[b:])
         out = self.fusion(ref_feats, self.text_encoder(inputs['text']))
         query, target = QueryBatch(out.query, out.aux), self.gallery_embedding(tgt_feats)
         losses: Dict[str, torch.Tensor] = {}

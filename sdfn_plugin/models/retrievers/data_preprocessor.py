@@ -5,6 +5,7 @@ import torch
 from mmengine.model import BaseDataPreprocessor
 
 from sdfn_plugin.registry import MODELS
+from sdfn_plugin.structures import ImageFeatures
 
 IMAGE_KEYS = ('ref', 'tgt', 'img')
 
@@ -17,7 +18,8 @@ class CIRDataPreprocessor(BaseDataPreprocessor):
 
     Input ``{'inputs': {'ref': [T, ...], 'tgt': [...], 'text': [str, ...]},
     'data_samples': [...]}`` as produced by ``pseudo_collate`` over
-    :class:`~sdfn_plugin.datasets.transforms.PackCIRInputs` outputs.
+    :class:`~sdfn_plugin.datasets.transforms.PackCIRInputs` outputs. Per-image
+    :class:`ImageFeatures` (from a feature cache) are stacked into one batch instead.
 
     Args:
         mean, std: per-channel statistics on the 0-255 scale (ImageNet default).
@@ -34,7 +36,14 @@ class CIRDataPreprocessor(BaseDataPreprocessor):
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), False)
         self.channels_last = channels_last
 
+    def _features(self, feats: Sequence[ImageFeatures]) -> ImageFeatures:
+        """Batch the per-image cached features (``LoadCachedFeatures``), as float32 on the device."""
+        return ImageFeatures(tokens=torch.stack([f.tokens for f in feats]).to(self.device).float(),
+                             pooled=torch.stack([f.pooled for f in feats]).to(self.device).float())
+
     def _images(self, images, key: str) -> torch.Tensor:
+        if isinstance(images, (list, tuple)) and images and isinstance(images[0], ImageFeatures):
+            return self._features(images)
         if isinstance(images, (list, tuple)):
             shapes = {tuple(im.shape) for im in images}
             if len(shapes) != 1:
