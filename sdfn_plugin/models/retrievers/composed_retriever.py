@@ -44,7 +44,9 @@ class ComposedRetriever(BaseModel):
         scorer: how queries meet gallery items (cosine by default).
         topk: how many gallery indices ``predict`` returns (>= the metric's max K).
         exclude_reference: drop the reference image from its own ranking.
-        gallery_chunk: gallery items scored at once in ``predict``.
+        gallery_chunk: gallery items scored at once in ``predict``; ``None``:
+            whole gallery rows for inner-product scorers (fastest ``topk``),
+            8192 items per scorer call for query-dependent scorers.
         retrieval_backend: ``'torch'`` (chunked exact top-k, any scorer) or
             ``'faiss'`` (exact inner-product index, GPU when faiss has one;
             inner-product scorers only; ``pip install faiss-cpu``).
@@ -61,7 +63,7 @@ class ComposedRetriever(BaseModel):
     def __init__(self, image_encoder: dict, text_encoder: dict, fusion: dict, losses: Sequence[dict],
                  target_head: Optional[dict] = None, scorer: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, topk: int = 50, exclude_reference: bool = True,
-                 gallery_chunk: int = 8192, init_cfg: Optional[dict] = None,
+                 gallery_chunk: Optional[int] = None, init_cfg: Optional[dict] = None,
                  retrieval_backend: str = 'torch', feature_cache: Optional[dict] = None) -> None:
         data_preprocessor = dict(data_preprocessor or {})
         data_preprocessor.setdefault('type', 'sdfn_plugin.CIRDataPreprocessor')
