@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sdfn_plugin.evaluation.topk import chunked_topk
+from sdfn_plugin.evaluation.topk import BLOCK_BYTES, block_shape, chunked_topk
 from sdfn_plugin.models.scorers.base import BaseScorer, CosineScorer, DotScorer
 from sdfn_plugin.structures import QueryBatch
 
@@ -185,3 +185,14 @@ def test_inner_product_scorer_that_is_not_a_dot_product_is_rejected():
     query, gallery, _ = _data(4, 10)
     with pytest.raises(ValueError, match='ScaledScorer declares inner_product=True but its scores are not'):
         chunked_topk(query, gallery, ScaledScorer(), k=3)
+
+
+def test_automatic_blocks_fill_the_score_budget():
+    # Fashion200K: whole gallery rows, as many query rows as 256 MiB of float32 scores hold
+    assert block_shape(33480, 29789, 4, None, None) == (256 * 2**20 // (29789 * 4), 29789)
+    # million-item gallery: rows are capped so that 64 of them fit the budget
+    assert block_shape(1000, 3_000_000, 4, None, None) == (64, 2**20)
+    assert block_shape(5, 7, 8, None, None) == (5, 7)
+    assert block_shape(100, 50, 4, 16, 8) == (8, 16)  # explicit chunks win
+    rows, cols = block_shape(33480, 29789, 4, None, None)
+    assert rows * cols * 4 <= BLOCK_BYTES
