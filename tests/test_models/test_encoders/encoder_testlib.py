@@ -47,3 +47,13 @@ def train_step(model: torch.nn.Module, samples: List[dict], lr: float = 0.1) -> 
 def snapshot(module: torch.nn.Module) -> Dict[str, torch.Tensor]:
     """Copies of the parameters (by name)."""
     return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def encoder_step(encoder: torch.nn.Module, inputs, lr: float = 0.1) -> None:
+    """One SGD step of an encoder alone in train mode (loss: squares of its tokens and pooled feature)."""
+    encoder.train()
+    out = encoder(inputs)
+    (out.pooled.square().mean() + out.tokens.square().mean()).backward()
+    params = [p for p in encoder.parameters() if p.requires_grad]
+    if params:
+        torch.optim.SGD(params, lr=lr).step()
