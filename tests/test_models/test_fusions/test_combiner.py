@@ -1,9 +1,13 @@
+import os.path as osp
+
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 
 from sdfn_plugin.models.fusions import Combiner
 
+from cir_testlib import CONFIGS
 from zoo_testlib import features, train_one_iteration
 
 
@@ -72,3 +76,21 @@ def test_combiner_css_config_trains_one_iteration(css_root):
     assert type(model.fusion).__name__ == 'Combiner'
     assert model.losses[0].multiplier().item() == 100.0 and not model.losses[0].scale.requires_grad
     assert torch.isfinite(losses['loss'])
+
+
+@pytest.mark.parametrize('dataset', ['shoes', 'fashioniq', 'fashion200k'])
+def test_combiner_real_dataset_configs_follow_clip4cir_stage2(dataset):
+    # parsed only: building the RN50x4 towers takes ~10 s on a CPU (test_encoder_pairs covers OpenCLIP towers)
+    cfg = Config.fromfile(osp.join(CONFIGS, f'combiner_{dataset}.py'))
+    model = cfg.model
+    assert model.image_encoder.model_name == model.text_encoder.model_name == 'RN50x4'
+    assert model.image_encoder.frozen and model.text_encoder.frozen
+    assert (model.fusion.embed_dim, model.fusion.projection_dim, model.fusion.hidden_dim) == (640, 2560, 5120)
+    assert model.losses[0].scale == 100.0 and not model.losses[0].learn_scale
+    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=2e-5) and cfg.train_cfg.max_epochs == 300
+    assert cfg.train_dataloader.batch_size == 4096
+    loaders = cfg.val_dataloader if isinstance(cfg.val_dataloader, list) else [cfg.val_dataloader]
+    pipelines = [cfg.train_dataloader.dataset.pipeline] + [p for d in loaders for p in
+                                                           (d.dataset.pipeline, d.dataset.gallery_pipeline)]
+    for pipeline in pipelines:  # RN50x4's attention pool needs 288-px inputs
+        assert pipeline[1:3] == [dict(type='ResizeImages', size=288), dict(type='CenterCropImages', size=288)]
