@@ -1,0 +1,212 @@
+"""Training-step and evaluation throughput of composed-retrieval models (random init, synthetic batch).
+
+A step is split into data (``data_preprocessor``: stack, normalise, move), forward (``mode='loss'`` and
+``parse_losses``) and backward (``zero_grad``, ``backward``, ``optimizer.step``), the pieces of mmengine's
+``BaseModel.train_step``. Images are random uint8 tensors already in memory, so "data" excludes disk
+decoding and the DataLoader (see docs/performance.md for keeping workers ahead of the model).
+"""
+import copy
+import os.path as osp
+import tempfile
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+
+from sdfn_plugin.engine.hooks.path_memory_hook import find_num_paths, find_path_memories
+from sdfn_plugin.models.encoders.text.vocabulary import Vocabulary
+from sdfn_plugin.registry import MODELS
+from sdfn_plugin.structures import CIRDataSample
+from speed_utils import PeakMemory, median, synchronize, timed
+
+__all__ = ['StepStats', 'sdfn_pair_configs', 'config_model', 'build_model', 'synthetic_batch', 'bench_steps',
+           'bench_eval', 'temp_vocab_dir', 'encoder_name',
+           'schedule_optim_wrapper']
+
+CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'sdfn_plugin', 'configs')
+WORDS = ('add', 'remove', 'change', 'make', 'it', 'red', 'blue', 'green', 'longer', 'shorter', 'sleeves', 'dress',
+         'shirt', 'with', 'a', 'the', 'pattern', 'floral', 'darker', 'brighter')
+
+
+@dataclass
+class StepStats:
+    name: str
+    encoder: str
+    batch: int
+    image_size: int
+    data_s: List[float] = field(default_factory=list)
+    forward_s: List[float] = field(default_factory=list)
+    backward_s: List[float] = field(default_factory=list)
+    peak_extra_bytes: int = 0
+
+    @property
+    def step_s(self) -> float:
+        return median([d + f + b for d, f, b in zip(self.data_s, self.forward_s, self.backward_s)])
+
+    def row(self) -> str:
+        ms = [1000 * median(v) for v in (self.data_s, self.forward_s, self.backward_s)]
+        return (f'{self.name:<12} {self.encoder:<22} {self.batch:>5} {self.image_size:>5} {ms[0]:>9.1f} {ms[1]:>9.1f} '
+                f'{ms[2]:>9.1f} {1000 * self.step_s:>9.1f} {self.batch / self.step_s:>10.2f} '
+                f'{self.peak_extra_bytes / 2**20:>9.1f}')
+
+    @staticmethod
+    def header() -> str:
+        return (f'{"method":<12} {"image encoder":<22} {"batch":>5} {"px":>5} {"data ms":>9} {"fwd ms":>9} '
+                f'{"bwd ms":>9} {"step ms":>9} {"samples/s":>10} {"peak MiB":>9}')
+
+
+def _vocab_file(directory: str) -> str:
+    path = osp.join(directory, 'vocab.txt')
+    Vocabulary.from_texts([' '.join(WORDS)]).save(path)
+    return path
+
+
+def _offline(model_cfg: dict, vocab_file: str) -> dict:
+    """Random init, no downloads: ImageNet/GloVe weights off, vocabulary from a word list."""
+    cfg = copy.deepcopy(model_cfg)
+    image, text = cfg['image_encoder'], cfg['text_encoder']
+    if 'weights' in image:
+        image['weights'] = None
+    if text.get('type') == 'LSTMTextEncoder':
+        text.pop('vocab_dataset', None)
+        text['vocab_file'] = vocab_file
+        text['glove_file'] = None
+    return cfg
+
+
+def sdfn_pair_configs(vocab_dir: str) -> Dict[str, dict]:
+    """SDFN with the paper's towers (``_base_/models/sdfn_r50_lstm.py``: ResNet-50, LSTM, 1024-d) and the
+    image-only baseline with the same towers (fusion ImageOnly, the batch classification loss only)."""
+    base = Config.fromfile(osp.join(CONFIGS, '_base_', 'models', 'sdfn_r50_lstm.py')).to_dict()['model']
+    sdfn = _offline(base, _vocab_file(vocab_dir))
+    image_only = copy.deepcopy(sdfn)
+    dim = sdfn['fusion']['embed_dim']
+    image_only['fusion'] = dict(type='ImageOnly', image_dim=dim, text_dim=dim, embed_dim=dim)
+    image_only['losses'] = [loss for loss in sdfn['losses'] if loss['type'] == 'BatchClassificationLoss']
+    return {'sdfn': sdfn, 'image-only': image_only}
+
+
+def config_model(config: str, vocab_dir: str) -> dict:
+    """The ``model`` of a config name (``tirg_css``) or path, made offline as in :func:`sdfn_pair_configs`."""
+    path = config if osp.isfile(config) else osp.join(CONFIGS, config if config.endswith('.py') else config + '.py')
+    return _offline(Config.fromfile(path).to_dict()['model'], _vocab_file(vocab_dir))
+
+
+def build_model(model_cfg: dict, device: torch.device, channels_last: bool = False) -> torch.nn.Module:
+    from sdfn_plugin.utils import register_all_modules
+    register_all_modules()
+    model = MODELS.build(copy.deepcopy(model_cfg)).to(device)
+    if channels_last:
+        model.data_preprocessor.channels_last = True
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def encoder_name(model_cfg: dict) -> str:
+    image = model_cfg['image_encoder']
+    return image['type'] + (f'-{image["depth"]}' if 'depth' in image else '')
+
+
+def synthetic_batch(batch: int, image_size: int, seed: int = 0, keys=('ref', 'tgt')) -> dict:
+    """A collated batch as the dataloader gives it: uint8 images, texts and data samples with sample_idx."""
+    gen = torch.Generator().manual_seed(seed)
+    inputs = {key: [torch.randint(0, 256, (3, image_size, image_size), generator=gen, dtype=torch.uint8)
+                    for _ in range(batch)] for key in keys}
+    order = torch.randint(0, len(WORDS), (batch, 6), generator=gen)
+    inputs['text'] = [' '.join(WORDS[i] for i in row) for row in order.tolist()]
+    samples = [CIRDataSample(metainfo=dict(sample_idx=i, ref_gallery_idx=-1, gt_gallery_idx=[i])) for i in range(batch)]
+    return {'inputs': inputs, 'data_samples': samples}
+
+
+class _Trainer:
+    """One model, its optimizer and a step split into the three timed parts."""
+
+    def __init__(self, name: str, model_cfg: dict, batch: dict, device: torch.device, amp: Optional[torch.dtype],
+                 channels_last: bool, optim_cfg: dict) -> None:
+        self.model = build_model(model_cfg, device, channels_last).train()
+        for memory in find_path_memories(self.model):  # SDFN's path memory, as PathMemoryHook sizes it
+            memory.allocate(len(batch['data_samples']), find_num_paths(self.model))
+        # the optimizer the Runner would build from the config (mmengine's default constructor)
+        self.optimizer = build_optim_wrapper(self.model, copy.deepcopy(optim_cfg)).optimizer
+        self.batch, self.device, self.amp = batch, device, amp
+        size = batch['inputs']['ref'][0].shape[-1]
+        self.stats = StepStats(name, encoder_name(model_cfg), len(batch['data_samples']), size)
+
+    def step(self, record: bool = True) -> None:
+        # wall clock with a device sync after each part (CUDA events would miss the CPU-side work)
+        synchronize(self.device)
+        start = time.perf_counter()
+        data = self.model.data_preprocessor(self.batch, True)
+        synchronize(self.device)
+        t_data = time.perf_counter()
+        autocast = torch.autocast(self.device.type, dtype=self.amp) if self.amp else nullcontext()
+        with autocast:
+            loss, _ = self.model.parse_losses(self.model(**data, mode='loss'))
+        synchronize(self.device)
+        t_forward = time.perf_counter()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        synchronize(self.device)
+        t_backward = time.perf_counter()
+        if record:
+            self.stats.data_s.append(t_data - start)
+            self.stats.forward_s.append(t_forward - t_data)
+            self.stats.backward_s.append(t_backward - t_forward)
+
+    def first_step(self) -> None:
+        with PeakMemory(self.device) as memory:
+            self.step(record=False)
+        self.stats.peak_extra_bytes = memory.peak_extra
+        for path_memory in find_path_memories(self.model):
+            path_memory.commit_epoch()  # later steps distil from a filled memory, as from epoch 2 on
+
+
+def schedule_optim_wrapper(schedule: str = 'sdfn_adam_fashioniq.py', fused: bool = False) -> dict:
+    """``optim_wrapper`` of a schedule config (SDFN's Adam by default); ``fused`` sets Adam's fused kernel."""
+    cfg = Config.fromfile(osp.join(CONFIGS, '_base_', 'schedules', schedule)).to_dict()['optim_wrapper']
+    if fused:
+        cfg['optimizer']['fused'] = True
+    return cfg
+
+
+def bench_steps(model_cfgs: Dict[str, dict], batch: int, image_size: int, repeats: int, device: str = 'cpu',
+                amp: Optional[torch.dtype] = None, channels_last: bool = False, warmup: int = 1,
+                optim_cfg: Optional[dict] = None) -> List[StepStats]:
+    """Median step parts of every model; the models' steps alternate so that load changes hit all alike."""
+    dev = torch.device(device)
+    data = synthetic_batch(batch, image_size)
+    optim_cfg = optim_cfg or schedule_optim_wrapper()
+    trainers = [_Trainer(name, cfg, data, dev, amp, channels_last, optim_cfg) for name, cfg in model_cfgs.items()]
+    for trainer in trainers:
+        trainer.first_step()
+        for _ in range(warmup - 1):
+            trainer.step(record=False)
+    for _ in range(repeats):
+        for trainer in trainers:
+            trainer.step()
+    return [t.stats for t in trainers]
+
+
+@torch.no_grad()
+def bench_eval(model_cfg: dict, batch: int, image_size: int, repeats: int, device: str = 'cpu') -> Dict[str, float]:
+    """Evaluation throughput: composed queries per second and gallery images per second (median)."""
+    dev = torch.device(device)
+    model = build_model(model_cfg, dev).eval()
+    data = model.data_preprocessor(synthetic_batch(batch, image_size, keys=('ref', 'img')), False)['inputs']
+    query_s, gallery_s = [], []
+    for i in range(repeats + 1):
+        q = timed(lambda: model.extract_query(data['ref'], data['text']), dev)
+        g = timed(lambda: model.extract_gallery(data['img']), dev)
+        if i > 0:  # the first call warms up allocator and kernels
+            query_s.append(q)
+            gallery_s.append(g)
+    return {'queries/s': batch / median(query_s), 'gallery images/s': batch / median(gallery_s)}
+
+
+def temp_vocab_dir() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix='sdfn_speed_')
