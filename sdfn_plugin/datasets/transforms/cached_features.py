@@ -5,6 +5,7 @@ from sdfn_plugin.registry import TRANSFORMS
 
 from ..feature_cache.key import normalize_path
 from ..feature_cache.store import FeatureStore
+from .loading import image_path
 
 
 @TRANSFORMS.register_module()
@@ -28,11 +29,7 @@ class LoadCachedFeatures:
 
     def __call__(self, results: dict) -> dict:
         for key in self.keys:
-            path_key = f'{key}_path'
-            if path_key not in results:
-                raise KeyError(f'LoadCachedFeatures: sample {results.get("sample_idx")} has no {path_key!r}; '
-                               f'keys are {sorted(results)}')
-            results[key] = self.store.features(normalize_path(results[path_key]))
+            results[key] = self.store.features(normalize_path(image_path(results, key, 'LoadCachedFeatures')))
         return results
 
     def __repr__(self) -> str:

@@ -25,6 +25,15 @@ def read_image(path: str, allow_truncated: bool = False) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
+def image_path(results: dict, key: str, transform: str) -> str:
+    """``results[f'{key}_path']``, or a KeyError naming the transform, the sample and the keys it has."""
+    path_key = f'{key}_path'
+    if path_key not in results:
+        raise KeyError(f'{transform}: sample {results.get("sample_idx")} has no {path_key!r}; '
+                       f'keys are {sorted(results)}')
+    return results[path_key]
+
+
 @TRANSFORMS.register_module()
 class LoadCIRImages:
     """Reads ``results[f'{key}_path']`` into ``results[key]`` for each key.
@@ -40,11 +49,7 @@ class LoadCIRImages:
 
     def __call__(self, results: dict) -> dict:
         for key in self.keys:
-            path_key = f'{key}_path'
-            if path_key not in results:
-                raise KeyError(f'LoadCIRImages: sample {results.get("sample_idx")} has no {path_key!r}; '
-                               f'keys are {sorted(results)}')
-            results[key] = read_image(results[path_key], self.allow_truncated)
+            results[key] = read_image(image_path(results, key, 'LoadCIRImages'), self.allow_truncated)
         return results
 
     def __repr__(self) -> str:
