@@ -26,7 +26,7 @@ def test_artemis_two_stage_configs(dataset, css_root):
     assert not stage1.text_encoder.embedding.weight.requires_grad
     assert stage1.text_encoder.rnn.weight_ih_l0.requires_grad
     # stage 2: everything trains, starting from stage 1's last checkpoint
-    assert all(p.requires_grad for p in stage2.parameters())
+    assert enc2.frozen_stages == -1 and all(p.requires_grad for p in stage2.parameters())
     assert cfg2.load_from == f'work_dirs/artemis-stage1_{dataset}/epoch_8.pth'
     assert cfg1.train_cfg.max_epochs == 8 and cfg1.param_scheduler[0].step_size == 4
     expected = (100, 20, 128, 18) if dataset == 'fashion200k' else (50, 10, 32, 50)
