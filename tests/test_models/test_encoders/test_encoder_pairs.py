@@ -66,3 +66,16 @@ def test_pair_builds_offline_and_trains_one_iteration(image, text, fusion, sampl
         # ... and the step moved the encoder (zero-initialised residual BatchNorms legitimately give some
         # first-step gradients of exactly zero, so not every tensor must change)
         assert any(not torch.equal(p, start[n]) for n, p in params), f'{name} unchanged by the step'
+
+
+def test_runner_weight_init_keeps_library_weights(css_root):
+    """mmengine's Runner calls model.init_weights() before training; it must not re-initialise a tower's
+    (pretrained) weights, although timm's ViT has an init_weights() of its own."""
+    cfg = dict(type='ComposedRetriever', image_encoder=IMAGE['TimmEncoder-vit_tiny'],
+               text_encoder=_text_cfg('HFTextEncoder-tiny-bert', css_root), fusion=FUSIONS['TIRG'],
+               losses=[dict(type='BatchClassificationLoss', scale=10.0)])
+    model = MODELS.build(cfg)
+    before = {name: snapshot(getattr(model, name)) for name in ('image_encoder', 'text_encoder')}
+    model.init_weights()
+    for name, start in before.items():
+        assert all(torch.equal(p, start[n]) for n, p in getattr(model, name).named_parameters()), name
