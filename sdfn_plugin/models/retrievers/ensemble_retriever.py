@@ -47,14 +47,14 @@ class EnsembleRetriever(BaseModel):
     """Args:
         members: at least two ``dict(config=..., checkpoint=...)``, each a trained
             :class:`ComposedRetriever` (for AMC: the EMA weights its checkpoints hold).
-        topk, exclude_reference, gallery_chunk: as in :class:`ComposedRetriever`.
+        topk, exclude_reference, gallery_chunk: as in :class:`ComposedRetriever` (``None``: automatic blocks).
 
     The data preprocessor is the first member's; all members must use the same
     one (their images are normalised once). Evaluation only: ``mode='loss'`` raises.
     """
 
     def __init__(self, members: Sequence[dict], topk: int = 50, exclude_reference: bool = True,
-                 gallery_chunk: int = 8192, init_cfg: Optional[dict] = None) -> None:
+                 gallery_chunk: Optional[int] = None, init_cfg: Optional[dict] = None) -> None:
         if not isinstance(members, (list, tuple)) or len(members) < 2:
             raise ValueError(f'model.members must list at least two trained models, got {members!r}')
         if topk < 1:
