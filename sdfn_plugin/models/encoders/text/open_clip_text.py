@@ -41,11 +41,13 @@ class OpenCLIPText(TextTower):
         # a CLIP model (pretrained) or a TextTransformer (random init): same attribute names
         clip = create_open_clip_tower('OpenCLIPText', model_name, pretrained, 'text')
         pool_type = getattr(clip, 'text_pool_type', getattr(clip, 'pool_type', None))
-        if not hasattr(clip, 'token_embedding') or pool_type != 'argmax' or getattr(clip, 'cls_emb', None) is not None:
+        if (not hasattr(clip, 'token_embedding') or pool_type != 'argmax'
+                or getattr(clip, 'cls_emb', None) is not None):
             raise ValueError(f'OpenCLIPText.model_name {model_name!r} has no built-in CLIP text transformer '
                              'with end-of-text pooling (hf-text towers: use HFTextEncoder)')
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or not 2 <= max_length <= clip.context_length:
-            raise ValueError(f'OpenCLIPText.max_length must be an int in [2, {clip.context_length}], got {max_length!r}')
+        context = clip.context_length
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or not 2 <= max_length <= context:
+            raise ValueError(f'OpenCLIPText.max_length must be an int in [2, {context}], got {max_length!r}')
         proj = clip.text_projection
         native = proj.out_features if isinstance(proj, nn.Linear) else proj.shape[1]
         super().__init__(native_dim=int(native), out_dim=out_dim, frozen=frozen)
