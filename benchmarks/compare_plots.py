@@ -34,7 +34,8 @@ def plot_recall(tables: Tables, out_dir: str) -> List[str]:
             xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(columns))]
             ax.bar(xs, means, width, yerr=stds, capsize=2, label=method)
         ax.set_xticks(range(len(columns)))
-        ax.set_xticklabels(columns, rotation=30 if len(columns) > 4 else 0, ha='right' if len(columns) > 4 else 'center')
+        crowded = len(columns) > 4  # FashionIQ: 9 columns
+        ax.set_xticklabels(columns, rotation=30 if crowded else 0, ha='right' if crowded else 'center')
         ax.set_ylabel('Recall@K (%)')
         ax.set_ylim(0, 100)
         ax.set_title(f'{dataset}: Recall@K (mean ± std over seeds)')

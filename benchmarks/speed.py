@@ -77,7 +77,11 @@ def run_retrieval(args: argparse.Namespace, out: Dict) -> str:
             f'(<= 1024: {_verdict(result.peak_extra_bytes / 2**20, 1024)})')
 
 
-def _print_steps(stats: List[StepStats], evals: Dict[str, Dict[str, float]], out: Dict, key: str) -> None:
+def _measure(cfgs: Dict[str, dict], args: argparse.Namespace, out: Dict, key: str) -> List[StepStats]:
+    """Step breakdown and evaluation throughput of every model; printed and stored under ``out[key]``."""
+    stats = bench_steps(cfgs, **_step_kwargs(args))
+    evals = {name: bench_eval(cfg, args.batch, args.image_size, args.repeats, args.device)
+             for name, cfg in cfgs.items()}
     print(StepStats.header())
     for s in stats:
         print(s.row())
@@ -85,6 +89,7 @@ def _print_steps(stats: List[StepStats], evals: Dict[str, Dict[str, float]], out
         print(f'  eval {name}: ' + ', '.join(f'{v:.2f} {k}' for k, v in values.items()))
     out[key] = [dict(vars(s), step_s=s.step_s, samples_per_s=s.batch / s.step_s, eval=evals.get(s.name))
                 for s in stats]
+    return stats
 
 
 def _step_kwargs(args: argparse.Namespace) -> dict:
@@ -97,20 +102,17 @@ def run_step(args: argparse.Namespace, vocab_dir: str, out: Dict) -> str:
     cfgs = sdfn_pair_configs(vocab_dir)
     print(f'training step, {args.device}, batch {args.batch}, {args.image_size} px, amp {args.amp}, '
           f'{"fused " if args.fused_adam else ""}Adam of the SDFN schedule:', flush=True)
-    stats = bench_steps(cfgs, **_step_kwargs(args))
-    evals = {name: bench_eval(cfg, args.batch, args.image_size, args.repeats, args.device) for name, cfg in cfgs.items()}
-    _print_steps(stats, evals, out, 'step')
+    stats = _measure(cfgs, args, out, 'step')
     ratio = stats[0].step_s / stats[1].step_s
     out['step_ratio'] = ratio
-    return f'RATIO (b) SDFN step / image-only step = {ratio:.3f} (target <= {STEP_TARGET}: {_verdict(ratio, STEP_TARGET)})'
+    return (f'RATIO (b) SDFN step / image-only step = {ratio:.3f} '
+            f'(target <= {STEP_TARGET}: {_verdict(ratio, STEP_TARGET)})')
 
 
 def run_throughput(args: argparse.Namespace, vocab_dir: str, out: Dict) -> None:
     cfgs = {name: config_model(name, vocab_dir) for name in args.configs}
     print(f'throughput of configs, {args.device}, batch {args.batch}, {args.image_size} px:', flush=True)
-    stats = bench_steps(cfgs, **_step_kwargs(args))
-    evals = {name: bench_eval(cfg, args.batch, args.image_size, args.repeats, args.device) for name, cfg in cfgs.items()}
-    _print_steps(stats, evals, out, 'throughput')
+    _measure(cfgs, args, out, 'throughput')
 
 
 def main(argv=None) -> Optional[Dict]:

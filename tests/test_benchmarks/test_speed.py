@@ -81,3 +81,14 @@ def test_cli_retrieval_only_prints_the_ratio_and_writes_json(tmp_path, capsys):
     assert data['retrieval']['num_queries'] == 67 and data['retrieval']['ratio'] > 0
     with pytest.raises(SystemExit):
         speed.parse_args(['--only', 'throughput'])  # needs --configs
+
+
+def test_cli_throughput_rows_for_configs(tmp_path, capsys):
+    out = tmp_path / 'speed.json'
+    speed.main(['--only', 'throughput', '--configs', 'tirg_css', '--batch', '2', '--image-size', '64',
+                '--repeats', '1', '--json-out', str(out)])
+    text = capsys.readouterr().out
+    assert 'eval tirg_css:' in text and 'queries/s' in text
+    (row, ) = json.loads(out.read_text())['throughput']
+    assert row['name'] == 'tirg_css' and row['samples_per_s'] == pytest.approx(2 / row['step_s'])
+    assert row['eval']['queries/s'] > 0
