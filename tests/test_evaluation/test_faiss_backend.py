@@ -71,17 +71,40 @@ def test_query_dependent_scorer_is_a_clear_error():
         retrieve_topk(batch, gallery, DotScorer(), 3, backend='annoy')
 
 
-def test_model_config_with_faiss_and_query_dependent_scorer_fails_at_build(tmp_path):
+def _model_cfg(tmp_path, **kw):
     vocab = tmp_path / 'vocab.txt'
     vocab.write_text('<pad>\n<unk>\nadd\nred\n')
-    cfg = dict(type='ComposedRetriever', image_encoder=dict(type='SmallCNN', channels=(4, ), out_dim=8),
-               text_encoder=dict(type='LSTMTextEncoder', vocab_file=str(vocab), embed_dim=8, hidden_dim=8, out_dim=8),
-               fusion=dict(type='Concat', image_dim=8, text_dim=8, embed_dim=8),
-               losses=[dict(type='BatchClassificationLoss')], scorer=dict(type='ReweightedScorer'),
-               retrieval_backend='faiss')
+    return dict(type='ComposedRetriever', image_encoder=dict(type='SmallCNN', channels=(4, ), out_dim=8),
+                text_encoder=dict(type='LSTMTextEncoder', vocab_file=str(vocab), embed_dim=8, hidden_dim=8, out_dim=8),
+                fusion=dict(type='Concat', image_dim=8, text_dim=8, embed_dim=8),
+                losses=[dict(type='BatchClassificationLoss')], **kw)
+
+
+def test_model_config_with_faiss_and_query_dependent_scorer_fails_at_build(tmp_path):
+    cfg = _model_cfg(tmp_path, scorer=dict(type='ReweightedScorer'), retrieval_backend='faiss')
     with pytest.raises(ValueError, match=r"model.retrieval_backend='faiss' needs an inner-product scorer, "
                        'but ReweightedScorer has inner_product=False'):
         MODELS.build(cfg)
+
+
+def test_retriever_predictions_are_the_same_with_either_backend(tmp_path):
+    from sdfn_plugin.structures import CIRDataSample
+    torch.manual_seed(0)
+    model = MODELS.build(_model_cfg(tmp_path, topk=6)).eval()
+    g = torch.Generator().manual_seed(1)
+    gallery = torch.randn(40, 8, generator=g)
+    samples = [CIRDataSample(metainfo=dict(sample_idx=i, gt_gallery_idx=[i], ref_gallery_idx=i)) for i in range(3)]
+    data = model.data_preprocessor({'inputs': {'ref': list(torch.randint(0, 256, (3, 3, 16, 16), generator=g,
+                                                                            dtype=torch.uint8)),
+                                               'text': ['add red', 'red', 'add']}, 'data_samples': samples}, False)
+    with_faiss = MODELS.build(_model_cfg(tmp_path, topk=6, retrieval_backend='faiss')).eval()
+    with_faiss.load_state_dict(model.state_dict())
+    model.set_gallery(gallery)
+    with_faiss.set_gallery(gallery)
+    torch_preds, faiss_preds = model(**data, mode='predict'), with_faiss(**data, mode='predict')
+    for a, b, i in zip(torch_preds, faiss_preds, range(3)):
+        assert a['pred_topk'].tolist() == b['pred_topk'].tolist()
+        assert i not in b['pred_topk'].tolist()  # reference excluded
 
 
 def test_gallery_validation_and_cpu_only_build():
