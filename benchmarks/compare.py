@@ -7,7 +7,7 @@
 ``tools/train.py`` then ``tools/test.py --metrics-out`` on the last checkpoint, in subprocesses, so an
 interruption costs at most the work since the last checkpoint: re-run the same command to resume (finished
 entries are reused, interrupted trainings resume from their checkpoint). ``--jobs N`` runs N entries side
-by side, each with ``OMP_NUM_THREADS = cores // N``.
+by side, each with ``OMP_NUM_THREADS = cores // N`` (or ``--threads``).
 
 Outputs in ``--work-dir``: ``results.md`` (one table per dataset, SDFN's layout: R@1/R@10/R@50/Avg; FashionIQ
 per category R@10/R@50 plus averages; mean ± std over seeds), ``results.csv``, ``results.json``, and under
@@ -79,6 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--configs', nargs='+', required=True, help='config names (e.g. tirg_css) or paths')
     parser.add_argument('--seeds', type=int, default=1, help='run seeds 0..N-1 of every config (default 1)')
     parser.add_argument('--jobs', type=int, default=1, help='entries run side by side (default 1)')
+    parser.add_argument('--threads', type=int, help='OMP_NUM_THREADS of each run (default: cores // jobs)')
     parser.add_argument('--work-dir', default='work_dirs/compare', help='grid folder (default work_dirs/compare)')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='key=value overrides passed to every run')
     parser.add_argument('--no-routing', action='store_true', help='skip the SDFN routing heatmaps')
@@ -88,6 +89,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f'--seeds must be >= 1, got {args.seeds}')
     if args.jobs < 1:
         parser.error(f'--jobs must be >= 1, got {args.jobs}')
+    if args.threads is not None and args.threads < 1:
+        parser.error(f'--threads must be >= 1, got {args.threads}')
     return args
 
 
@@ -123,12 +126,12 @@ def main(argv=None) -> int:
     os.makedirs(work_dir, exist_ok=True)
     failed = None
     try:
-        results = run_grid(entries, args.cfg_options, jobs=args.jobs, heartbeat=args.heartbeat)
+        results = run_grid(entries, args.cfg_options, jobs=args.jobs, heartbeat=args.heartbeat, threads=args.threads)
     except GridFailed as err:
         results, failed = err.results, err
     print(write_outputs(results, work_dir))
     if not args.no_routing:
-        routing_heatmaps(entries, osp.join(work_dir, 'plots'), threads_per_job(1))
+        routing_heatmaps(entries, osp.join(work_dir, 'plots'), args.threads or threads_per_job(1))
     print(f'tables: {work_dir}/results.{{md,csv,json}}; plots: {work_dir}/plots/')
     if failed is not None:
         print(f'error: {failed}', file=sys.stderr)

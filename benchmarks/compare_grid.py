@@ -134,10 +134,11 @@ class _Progress:
 
 
 def run_grid(entries: List[GridEntry], cfg_options: List[str], jobs: int = 1, heartbeat: float = 60.0,
-             log: Callable[[str], None] = print) -> Dict[str, List[Dict[str, float]]]:
-    """Run every entry (``jobs`` at a time); returns ``{config key: [metrics per finished seed]}`` in
-    grid order. Failed entries are reported and left out; the grid raises at the end if any failed."""
-    threads = threads_per_job(jobs)
+             log: Callable[[str], None] = print, threads: Optional[int] = None) -> Dict[str, List[Dict[str, float]]]:
+    """Run every entry (``jobs`` at a time, ``threads`` intra-op threads each, default cores // jobs);
+    returns ``{config key: [metrics per finished seed]}`` in grid order. Failed entries are reported and
+    left out; the grid raises :class:`GridFailed` at the end if any failed."""
+    threads = threads or threads_per_job(jobs)
     progress = _Progress(len(entries), jobs, log)
     results: Dict[int, Dict[str, float]] = {}
     failures: List[str] = []

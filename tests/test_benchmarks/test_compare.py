@@ -115,10 +115,10 @@ def test_interrupted_grid_runs_only_the_missing_entry_and_reports_its_failure(tm
     _write_metrics(entries[0], CSS[0])
     lines = []
     with pytest.raises(GridFailed, match=r'tirg_css seed 1: train.py exited with 1; see .*seed1/train.log') as err:
-        run_grid(entries, [], jobs=1, log=lines.append)
+        run_grid(entries, [], jobs=1, log=lines.append, threads=1)
     assert err.value.results == {'tirg_css': [CSS[0]]}
     assert 'config file not found' in open(osp.join(entries[1].work_dir, 'train.log')).read()
-    assert re.fullmatch(r'\[1/2 done \| elapsed 0:00:00 \| ETA \?\] start tirg_css seed 1 \(\d+ threads?, run 2/2\)',
+    assert re.fullmatch(r'\[1/2 done \| elapsed 0:00:00 \| ETA \?\] start tirg_css seed 1 \(1 thread, run 2/2\)',
                         lines[1]), lines
     assert 'FAILED tirg_css seed 1' in lines[-1] and not osp.exists(entries[1].metrics_file)
 
