@@ -52,7 +52,7 @@ def test_out_dim(vocab_file, kwargs, width):
     assert enc(TEXTS).pooled.shape == (4, width)
 
 
-@pytest.mark.parametrize('kwargs', [{}, {'out_dim': 5}, {'bidirectional': True}, {'rnn': 'gru'}])
+@pytest.mark.parametrize('kwargs', [{}, {'out_dim': 5}, {'rnn': 'gru'}])
 def test_last_pooling_is_padding_invariant(vocab_file, kwargs):
     enc = _encoder(vocab_file, pooling='last', **kwargs)
     with torch.no_grad():
@@ -65,6 +65,23 @@ def test_last_pooling_is_padding_invariant(vocab_file, kwargs):
             torch.testing.assert_close(alone.pooled[0], alone.tokens[0, -1], rtol=0, atol=0)
             torch.testing.assert_close(batch.pooled[i], alone.tokens[0, n - 1], rtol=1e-5, atol=1e-6)
             torch.testing.assert_close(batch.tokens[i, :n], alone.tokens[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('rnn', ['lstm', 'gru'])
+def test_bidirectional_last_pooling_takes_both_final_states(vocab_file, rnn):
+    enc = _encoder(vocab_file, pooling='last', bidirectional=True, rnn=rnn)
+    with torch.no_grad():
+        batch = enc(TEXTS)
+        for i, text in enumerate(TEXTS):
+            ids = enc.tokenize([text])
+            # the RNN's own final hidden states: h_n[0] forward (read every word), h_n[1] backward
+            _, h_n = enc.rnn(enc.embedding(ids))
+            h_n = h_n[0] if rnn == 'lstm' else h_n
+            expected = torch.cat([h_n[0, 0], h_n[1, 0]])
+            torch.testing.assert_close(batch.pooled[i], expected, rtol=1e-5, atol=1e-6)
+            n = ids.shape[1]
+            if n > 1:  # not the backward output at the last word, which has read one word
+                assert not torch.allclose(batch.pooled[i, 6:], batch.tokens[i, n - 1, 6:])
 
 
 def test_max_pooling_is_masked_max(vocab_file):

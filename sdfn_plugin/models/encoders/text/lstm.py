@@ -50,7 +50,8 @@ class LSTMTextEncoder(nn.Module):
         embed_dim: word embedding size (300 with GloVe).
         hidden_dim: recurrent hidden size per direction.
         out_dim: optional Linear after dropout applied to words and sentence.
-        pooling: ``'last'`` (TIRG) or ``'max'`` (AMC/SDFN, masked).
+        pooling: ``'last'`` (TIRG; bidirectional: both directions' final
+            states) or ``'max'`` (AMC/SDFN, masked).
         glove_file: local GloVe text file to initialise embeddings (OOV: N(0,1)).
         rnn: ``'lstm'`` or ``'gru'``; ``bidirectional`` concatenates directions.
         max_length: texts are truncated to this many tokens.
@@ -103,10 +104,17 @@ class LSTMTextEncoder(nn.Module):
         mask = ids != 0
         packed = pack_padded_sequence(self.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
-        words, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
-        words = self.proj(self.dropout(words))
-        if self.pooling == 'last':
-            sentence = words[torch.arange(len(texts), device=device), lengths.to(device) - 1]
+        raw, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        words = self.proj(self.dropout(raw))
+        rows, last = torch.arange(len(texts), device=device), lengths.to(device) - 1
+        if self.pooling == 'last' and self.rnn.bidirectional:
+            # each direction's final state: forward at the last word, backward at the first word
+            # (the backward output at the last word has read that word only)
+            half = self.rnn.hidden_size
+            final = torch.cat([raw[rows, last, :half], raw[:, 0, half:]], dim=-1)
+            sentence = self.proj(self.dropout(final))
+        elif self.pooling == 'last':
+            sentence = words[rows, last]
         else:
             sentence = words.masked_fill(~mask.unsqueeze(-1), float('-inf')).amax(dim=1)
         return TextFeatures(tokens=words, mask=mask, pooled=sentence)
