@@ -268,3 +268,14 @@ def test_load_cached_features_reads_the_row_of_each_path_and_survives_pickling(s
     assert torch.equal(out['ref'].tokens, live.tokens[3]) and torch.equal(out['tgt'].pooled, live.pooled[1])
     with pytest.raises(KeyError, match='has no features for image'):
         transform({'ref_path': '/elsewhere.png', 'tgt_path': paths[0]})
+
+
+def test_folders_verified_in_this_process_are_not_hashed_again(setup):
+    cfg, paths, tower = setup
+    verified = set()
+    first = ensure_cache(tower, cfg, _request(paths), batch_size=8, verified=verified)
+    assert verified == {first.folder}
+    _flip_a_pooled_byte(first.folder)  # would be caught by a full check, which is skipped
+    again = ensure_cache(tower, cfg, _request(paths), batch_size=8, verified=verified)
+    assert not again.built and again.seconds == 0.0
+    assert ensure_cache(tower, cfg, _request(paths), batch_size=8, verified=set()).built

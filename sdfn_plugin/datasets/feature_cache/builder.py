@@ -1,7 +1,7 @@
 """Computing the features of a frozen image tower for a list of images, once."""
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import torch
 from mmengine.dist import barrier, get_dist_info
@@ -70,10 +70,12 @@ class CacheResult:
 
 
 def ensure_cache(model: nn.Module, cfg: FeatureCacheConfig, request: CacheRequest, batch_size: int,
-                 num_workers: int = 0) -> CacheResult:
+                 num_workers: int = 0, verified: Optional[Set[str]] = None) -> CacheResult:
     """Reuse the cache of ``request`` if intact and current, else (re)build it on rank 0.
 
     ``model`` needs ``image_encoder``, ``image_encoder_cfg`` and ``data_preprocessor``.
+    ``verified``: folders this process already checked or wrote; they are not hashed
+    again (a large cache costs seconds per GB to verify, at every validation otherwise).
     """
     logger = MMLogger.get_current_instance()
     paths = sorted(request.ids)
@@ -82,6 +84,8 @@ def ensure_cache(model: nn.Module, cfg: FeatureCacheConfig, request: CacheReques
     folder = store_dir(cfg.dir, key)
     rank, world = get_dist_info()
     start, built, missing = time.perf_counter(), False, 0
+    if verified is not None and folder in verified:
+        return CacheResult(folder, False, 0.0, 0)
     if rank == 0:
         reason, missing = check_store(folder, key)
         if reason is None:
@@ -96,6 +100,8 @@ def ensure_cache(model: nn.Module, cfg: FeatureCacheConfig, request: CacheReques
     if world > 1:
         barrier()  # other ranks read what rank 0 checked or wrote
     seconds = time.perf_counter() - start
+    if verified is not None:
+        verified.add(folder)
     if built:
         logger.info(f'feature cache: built {folder} in {seconds:.1f} s')
     return CacheResult(folder, built, seconds, missing)

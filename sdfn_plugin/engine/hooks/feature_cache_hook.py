@@ -1,5 +1,5 @@
 """Train and evaluate on cached features of a frozen image tower."""
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from mmengine.dataset import Compose
 from mmengine.hooks import Hook
@@ -50,6 +50,7 @@ class FeatureCacheHook(Hook):
         # id(dataset) -> (dataset, original pipeline, original gallery pipeline): the cache
         # is re-checked against the pipelines the config gave, not the swapped ones
         self._originals: Dict[int, Tuple[object, Transforms, Optional[Transforms]]] = {}
+        self._verified: Set[str] = set()  # cache folders checked or written by this process
         self.stats = dict(built=0, reused=0, build_seconds=0.0)
 
     def before_train(self, runner) -> None:
@@ -102,7 +103,7 @@ class FeatureCacheHook(Hook):
 
         folders = {}
         for digest, request in requests.items():
-            result = ensure_cache(model, cfg, request, self.batch_size, self.num_workers)
+            result = ensure_cache(model, cfg, request, self.batch_size, self.num_workers, self._verified)
             folders[digest] = result.folder
             self.stats['built' if result.built else 'reused'] += 1
             self.stats['build_seconds'] += result.seconds if result.built else 0.0
