@@ -22,7 +22,6 @@ cache build time. Validation and checkpoints are off. Smoke test::
 """
 import argparse
 import inspect
-import os
 import os.path as osp
 import shutil
 import sys

@@ -199,8 +199,8 @@ def _truncate_manifest(folder):
 
 @pytest.mark.parametrize('damage, reason', [
     (_truncate_tokens, 'tokens.npy is missing or truncated'), (_flip_a_pooled_byte, 'pooled.npy checksum mismatch'),
-    (_drop_manifest, 'no manifest.json (interrupted or partial write)'), (_edit_manifest, 'manifest.json checksum mismatch'),
-    (_truncate_manifest, 'manifest.json is not valid JSON')])
+    (_drop_manifest, 'no manifest.json (interrupted or partial write)'),
+    (_edit_manifest, 'manifest.json checksum mismatch'), (_truncate_manifest, 'manifest.json is not valid JSON')])
 def test_a_corrupt_or_partial_cache_is_detected_and_rebuilt(setup, caplog_mm, damage, reason):
     cfg, paths, tower = setup
     first = ensure_cache(tower, cfg, _request(paths), batch_size=8)
