@@ -178,3 +178,15 @@ def test_gradients_flow_in_train_mode(vocab_file):
     assert enc.embedding.weight.grad is not None
     assert enc.embedding.weight.grad[0].abs().sum() == 0  # padding row never gets a gradient
     assert all(p.grad is not None for p in enc.rnn.parameters())
+
+
+@pytest.mark.parametrize('rnn', ['lstm', 'gru'])
+def test_runs_under_cpu_bf16_autocast_with_float32_recurrence(vocab_file, rnn):
+    enc = _encoder(vocab_file, pooling='max', out_dim=4, rnn=rnn)
+    with torch.no_grad():
+        ref = enc(TEXTS)
+        with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+            out = enc(TEXTS)
+    # the projection runs in bf16 under autocast; the recurrence itself stays float32
+    assert out.pooled.dtype == torch.bfloat16
+    torch.testing.assert_close(out.pooled.float(), ref.pooled, rtol=2e-2, atol=2e-2)

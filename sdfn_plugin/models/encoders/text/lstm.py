@@ -102,8 +102,12 @@ class LSTMTextEncoder(nn.Module):
         lengths = (ids != 0).sum(1)  # stays on CPU: pack_padded_sequence requires CPU lengths
         ids = ids.to(device)
         mask = ids != 0
-        packed = pack_padded_sequence(self.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
+        embedded = self.embedding(ids)
+        # The recurrence runs in float32 even under autocast: oneDNN has no bf16 LSTM on CPUs without
+        # native bf16 (it fails to build the primitive), and the recurrence is a small part of the cost.
+        with torch.autocast(device_type=device.type, enabled=False):
+            packed = pack_padded_sequence(embedded.float(), lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.rnn(packed)
         raw, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
         words = self.proj(self.dropout(raw))
         rows, last = torch.arange(len(texts), device=device), lengths.to(device) - 1
