@@ -1,5 +1,5 @@
 """Batching and normalisation of composed-retrieval inputs."""
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 from mmengine.model import BaseDataPreprocessor
