@@ -15,3 +15,4 @@ _test = dict(pipeline=[dict(type='LoadCIRImages', keys=('ref', )), *_view, dict(
 val_dataloader = dict(dataset=_test)
 test_dataloader = dict(dataset=_test)
 default_hooks = dict(checkpoint=dict(save_best='fashion200k/mean', rule='greater'))
+custom_hooks = [dict(type='FeatureCacheHook'), dict(type='PrepareGalleryHook'), dict(type='EpochReseedHook')]

@@ -22,3 +22,4 @@ val_dataloader = [
 ]
 test_dataloader = val_dataloader
 default_hooks = dict(checkpoint=dict(save_best='avg', rule='greater'))
+custom_hooks = [dict(type='FeatureCacheHook'), dict(type='PrepareGalleryHook'), dict(type='EpochReseedHook')]

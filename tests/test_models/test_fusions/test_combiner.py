@@ -94,3 +94,6 @@ def test_combiner_real_dataset_configs_follow_clip4cir_stage2(dataset):
                                                            (d.dataset.pipeline, d.dataset.gallery_pipeline)]
     for pipeline in pipelines:  # RN50x4's attention pool needs 288-px inputs
         assert pipeline[1:3] == [dict(type='ResizeImages', size=288), dict(type='CenterCropImages', size=288)]
+    # stage 2 trains on pre-extracted image features: the frozen tower runs once per image
+    assert model.feature_cache == dict(dir='work_dirs/feature_cache', dtype='float16')
+    assert [h['type'] for h in cfg.custom_hooks][:2] == ['FeatureCacheHook', 'PrepareGalleryHook']

@@ -17,4 +17,8 @@ model = dict(
     losses=[dict(type='BatchClassificationLoss', scale=100.0, learn_scale=False, parametrization='linear')],
     scorer=dict(type='CosineScorer'),
     topk=50,
+    # CLIP4Cir's stage 2 trains the Combiner on pre-extracted CLIP image features: the frozen image tower runs
+    # once per image and later epochs read the cache (docs/feature_cache.md). Method configs add
+    # FeatureCacheHook to custom_hooks.
+    feature_cache=dict(dir='work_dirs/feature_cache', dtype='float16'),
 )
