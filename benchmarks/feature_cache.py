@@ -61,8 +61,7 @@ def build_config(args: argparse.Namespace, cached: bool) -> Config:
                 num_train=args.num_samples, num_test=3, image_size=args.image_size,
                 pipeline=[dict(type='LoadCIRImages', keys=('ref', 'tgt')), dict(type='PackCIRInputs')])
     dim = _WIDTH[args.depth]
-    cfg.model.image_encoder = dict(type='TorchvisionResNet', depth=args.depth, out_dim=None, frozen_stages=4,
-                                   frozen_bn=True)
+    cfg.model.image_encoder = dict(type='TorchvisionResNet', depth=args.depth, out_dim=None, frozen=True)
     cfg.model.text_encoder.update(out_dim=dim, vocab_dataset=data)
     cfg.model.fusion.update(image_dim=dim, text_dim=dim, embed_dim=dim)
     hooks = [dict(type='EpochReseedHook')]

@@ -123,6 +123,21 @@ def test_frozen_stages_one_freezes_stem_and_layer1_only():
     assert all(p.requires_grad for p in enc0.layers[0].parameters())
 
 
+def test_frozen_freezes_the_whole_backbone_and_keeps_it_in_eval_mode():
+    enc = TorchvisionResNet(depth=18, out_dim=8, frozen=True).train()
+    backbone = [enc.stem, *enc.layers]
+    assert all(not p.requires_grad for m in backbone for p in m.parameters())
+    assert all(p.requires_grad for p in enc.proj.parameters())  # the adapter still learns
+    assert not any(m.training for m in backbone for m in m.modules())
+    x = torch.randn(2, 3, 32, 32)
+    before = [b.running_mean.clone() for b in enc.modules() if isinstance(b, torch.nn.BatchNorm2d)]
+    enc(x).pooled.sum().backward()
+    after = [b.running_mean for b in enc.modules() if isinstance(b, torch.nn.BatchNorm2d)]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    assert TorchvisionResNet(depth=18, out_dim=None, frozen=True).train().encode_image(x).shape == (2, 512)
+    assert not any(p.requires_grad for p in TorchvisionResNet(depth=18, out_dim=None, frozen=True).parameters())
+
+
 @pytest.mark.parametrize('wrap', [False, True])
 def test_local_checkpoint(tmp_path, wrap):
     torch.manual_seed(123)

@@ -7,13 +7,14 @@ from torch import nn
 
 from sdfn_plugin.registry import MODELS
 
+from ..freezing import FreezableMixin
 from .base import MapImageEncoder
 
 _DEPTHS = {18: ('resnet18', 512), 34: ('resnet34', 512), 50: ('resnet50', 2048), 101: ('resnet101', 2048)}
 
 
 @MODELS.register_module()
-class TorchvisionResNet(MapImageEncoder):
+class TorchvisionResNet(FreezableMixin, MapImageEncoder):
     """ResNet up to ``layer4`` (last feature map), then a 1x1 projection.
 
     Weights come from torchvision's own mechanism (``weights='IMAGENET1K_V1'``,
@@ -29,11 +30,14 @@ class TorchvisionResNet(MapImageEncoder):
             (keys with or without a ``'state_dict'`` wrapper; ``fc.*`` ignored).
         frozen_bn: keep BatchNorm in eval mode with frozen affine parameters (AMC).
         frozen_stages: freeze the stem and the first ``frozen_stages`` layers (-1: none).
+        frozen: freeze the whole backbone (= ``frozen_stages=4``), kept in eval mode
+            under ``train()``; the projection (``out_dim``) stays trainable, as in
+            the other towers.
     """
 
     def __init__(self, depth: int = 50, out_dim: Optional[int] = 1024, proj_bias: bool = False,
                  weights: Optional[str] = None, checkpoint: Optional[str] = None,
-                 frozen_bn: bool = False, frozen_stages: int = -1) -> None:
+                 frozen_bn: bool = False, frozen_stages: int = -1, frozen: bool = False) -> None:
         if depth not in _DEPTHS:
             raise ValueError(f'TorchvisionResNet.depth must be one of {sorted(_DEPTHS)}, got {depth}')
         if weights is not None and checkpoint is not None:
@@ -49,8 +53,8 @@ class TorchvisionResNet(MapImageEncoder):
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         self.layers = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
         self.frozen_bn = frozen_bn
-        self.frozen_stages = frozen_stages
-        self._freeze()
+        self.frozen_stages = 4 if frozen else frozen_stages
+        self.apply_freezing()
 
     @staticmethod
     def _load_local(net: nn.Module, path: str) -> None:
@@ -65,31 +69,9 @@ class TorchvisionResNet(MapImageEncoder):
             raise ValueError(f'TorchvisionResNet.checkpoint {path!r} does not match the architecture: '
                              f'missing {missing[:5]}, unexpected {unexpected[:5]}')
 
-    def _frozen_modules(self) -> list:
+    def frozen_modules(self) -> list:
         """The stem and the first ``frozen_stages`` layers (none when ``frozen_stages == -1``)."""
         return [self.stem] + list(self.layers[:self.frozen_stages]) if self.frozen_stages >= 0 else []
-
-    def _freeze(self) -> None:
-        for module in self._frozen_modules():
-            for p in module.parameters():
-                p.requires_grad_(False)
-        if self.frozen_bn:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    for p in m.parameters():
-                        p.requires_grad_(False)
-
-    def train(self, mode: bool = True) -> 'TorchvisionResNet':
-        super().train(mode)
-        if mode:
-            # frozen stages also keep their BatchNorm statistics (mmdet convention)
-            for module in self._frozen_modules():
-                module.eval()
-        if mode and self.frozen_bn:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
-        return self
 
     def forward_map(self, images: torch.Tensor) -> torch.Tensor:
         x = self.stem(images)
