@@ -22,8 +22,7 @@ def test_live_and_cached_configs_differ_only_by_the_cache(tmp_path):
     assert [h['type'] for h in cached.custom_hooks] == ['FeatureCacheHook', 'EpochReseedHook']
     assert [h['type'] for h in live.custom_hooks] == ['EpochReseedHook']
     assert live.model == cached.model and live.train_dataloader == cached.train_dataloader
-    assert live.model.image_encoder == dict(type='TorchvisionResNet', depth=18, out_dim=None, frozen_stages=4,
-                                            frozen_bn=True)
+    assert live.model.image_encoder == dict(type='TorchvisionResNet', depth=18, out_dim=None, frozen=True)
     assert live.val_dataloader is None and live.default_hooks.checkpoint is None
     assert bench.build_config(_args(tmp_path, fused_adam=True), False).optim_wrapper.optimizer.fused is True
 
