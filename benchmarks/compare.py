@@ -83,6 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/compare', help='grid folder (default work_dirs/compare)')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='key=value overrides passed to every run')
     parser.add_argument('--no-routing', action='store_true', help='skip the SDFN routing heatmaps')
+    parser.add_argument('--via', choices=('python', 'mim'), default='python',
+                        help="run entries with this repository's tools/*.py (default) or with `mim train/test "
+                             "sdfn_plugin` (the installed package's scripts, this repository's code)")
     parser.add_argument('--heartbeat', type=float, default=60.0, help='seconds between progress lines')
     args = parser.parse_args(argv)
     if args.seeds < 1:
@@ -105,7 +108,7 @@ def write_outputs(results: Dict[str, List[Dict[str, float]]], work_dir: str) -> 
     return text
 
 
-def grid_entries(configs: List[str], seeds: int, work_dir: str) -> List[GridEntry]:
+def grid_entries(configs: List[str], seeds: int, work_dir: str, via: str = 'python') -> List[GridEntry]:
     """One entry per (config, seed); the config name is the table row and the work-dir folder."""
     entries: List[GridEntry] = []
     keys = set()
@@ -115,14 +118,15 @@ def grid_entries(configs: List[str], seeds: int, work_dir: str) -> List[GridEntr
         if key in keys:
             raise ValueError(f'--configs: two configs named {key!r}; their results would share one folder')
         keys.add(key)
-        entries += [GridEntry(config, key, seed, osp.join(work_dir, key, f'seed{seed}')) for seed in range(seeds)]
+        entries += [GridEntry(config, key, seed, osp.join(work_dir, key, f'seed{seed}'), via=via)
+                    for seed in range(seeds)]
     return entries
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     work_dir = osp.abspath(args.work_dir)
-    entries = grid_entries(args.configs, args.seeds, work_dir)
+    entries = grid_entries(args.configs, args.seeds, work_dir, args.via)
     os.makedirs(work_dir, exist_ok=True)
     failed = None
     try:

@@ -31,6 +31,7 @@ class GridEntry:
     seed: int
     work_dir: str
     started: float = field(default=0.0, compare=False)
+    via: str = 'python'  # 'python': tools/{train,test}.py of this repository; 'mim': mim train/test sdfn_plugin
 
     @property
     def metrics_file(self) -> str:
@@ -64,7 +65,18 @@ def _run(cmd: List[str], log_path: str, env: Dict[str, str], mode: str) -> None:
     with open(log_path, mode) as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f'{osp.basename(cmd[1])} exited with {proc.returncode}; see {log_path}')
+        name = ' '.join(cmd[:2]) if cmd[0] == 'mim' else osp.basename(cmd[1])
+        raise RuntimeError(f'{name} exited with {proc.returncode}; see {log_path}')
+
+
+def _launcher(via: str, script: str) -> List[str]:
+    """Command prefix of ``train``/``test``: the repository's tools/ scripts, or openmim's ``mim``, which runs
+    the same scripts from the installed package (with PYTHONPATH pointing at this repository's code)."""
+    if via == 'mim':
+        return ['mim', script, 'sdfn_plugin']
+    if via != 'python':
+        raise ValueError(f"--via must be 'python' or 'mim', got {via!r}")
+    return [sys.executable, osp.join(REPO, 'tools', f'{script}.py')]
 
 
 def run_entry(entry: GridEntry, cfg_options: List[str], threads: int) -> Dict[str, float]:
@@ -77,8 +89,7 @@ def run_entry(entry: GridEntry, cfg_options: List[str], threads: int) -> Dict[st
     opts = ['--cfg-options', f'randomness.seed={entry.seed}', *cfg_options]
     done_marker = osp.join(entry.work_dir, 'train.done')
     if not osp.isfile(done_marker):
-        train = [sys.executable, osp.join(REPO, 'tools', 'train.py'), entry.config, '--work-dir', entry.work_dir,
-                 *opts]
+        train = [*_launcher(entry.via, 'train'), entry.config, '--work-dir', entry.work_dir, *opts]
         if osp.isfile(osp.join(entry.work_dir, 'last_checkpoint')):
             train.append('--resume')
         _run(train, osp.join(entry.work_dir, 'train.log'), env, 'a')
@@ -86,7 +97,8 @@ def run_entry(entry: GridEntry, cfg_options: List[str], threads: int) -> Dict[st
     with open(osp.join(entry.work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
     tmp = entry.metrics_file + '.tmp'
-    test = [sys.executable, osp.join(REPO, 'tools', 'test.py'), entry.config, ckpt,
+    ckpt_args = ['--checkpoint', ckpt] if entry.via == 'mim' else [ckpt]
+    test = [*_launcher(entry.via, 'test'), entry.config, *ckpt_args,
             '--work-dir', osp.join(entry.work_dir, 'test'), '--metrics-out', tmp, *opts]
     _run(test, osp.join(entry.work_dir, 'test.log'), env, 'w')
     os.replace(tmp, entry.metrics_file)  # a metrics file exists only for a finished entry

@@ -152,3 +152,15 @@ def test_config_lookup_and_argument_errors():
         compare.grid_entries(['tirg_css', osp.join(REPO, 'configs', 'tirg_css.py')], 1, '/tmp/grid')
     assert compare.has_routing(compare.find_config('sdfn_css'))
     assert not compare.has_routing(compare.find_config('tirg_css'))
+
+
+def test_via_mim_runs_entries_with_mim_train(tmp_path):
+    """``--via mim``: the entry is started with openmim's ``mim train sdfn_plugin`` (here on a config that does
+    not exist, so it fails fast after mim found the installed package) and the failure names the launcher."""
+    entries = compare.grid_entries(['tirg_css'], 1, str(tmp_path), via='mim')
+    entries[0].config = str(tmp_path / 'missing_css.py')
+    with pytest.raises(GridFailed, match=r'tirg_css seed 0: mim train exited with \d+; see .*seed0/train.log'):
+        run_grid(entries, [], jobs=1, log=lambda line: None, threads=1)
+    assert 'missing_css.py' in open(osp.join(entries[0].work_dir, 'train.log')).read()
+    with pytest.raises(SystemExit):
+        compare.parse_args(['--configs', 'tirg_css', '--via', 'torchrun'])
