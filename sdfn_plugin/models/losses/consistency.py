@@ -13,7 +13,11 @@ similarity-MSE (Zhu et al., TOMM 2023, KevinLight831/AMC) as reconstructed in
 
 ``mode='sum'``: ``MSE(G(z), G(t)) + MSE(G(q), G(t))`` with the cosine Gram
 matrix ``G(x)_ij = x_i.x_j / (|x_i| |x_j|)``. Gradients flow into both sides.
-The Gram matrices are per rank (no cross-rank gathering).
+
+Distributed: with ``gather=True`` (default) ``z``, ``q`` and ``t`` of all ranks
+are all-gathered (gradients for the local part), so every rank computes the
+loss of the global batch and the value does not change with the GPU count
+(AMC's and SDFN's official code run on one GPU, where the batch is global).
 """
 from typing import Dict, List, Optional
 
@@ -25,6 +29,7 @@ from sdfn_plugin.structures import CIRDataSample, QueryBatch
 
 from ..scorers import BaseScorer
 from .base import BaseCIRLoss
+from .batch_classification import gather_with_grad
 
 __all__ = ['GramConsistencyLoss', 'cosine_gram']
 
@@ -45,16 +50,20 @@ class GramConsistencyLoss(BaseCIRLoss):
             ``'sum'`` (two Gram MSEs, ``z`` vs ``t`` and ``q`` vs ``t``).
         aux_key: the fusion aux entry holding ``z``.
         loss_weight: lambda_c.
+        gather: under torch.distributed, compute the Gram matrices over the
+            batches of all ranks (see module docstring).
 
     Output: ``loss_consistency``.
     """
 
-    def __init__(self, mode: str = 'concat', aux_key: str = AUX_KEY, loss_weight: float = 1.0) -> None:
+    def __init__(self, mode: str = 'concat', aux_key: str = AUX_KEY, loss_weight: float = 1.0,
+                 gather: bool = True) -> None:
         super().__init__(loss_weight)
         if mode not in _MODES:
             raise ValueError(f'GramConsistencyLoss.mode must be one of {_MODES}, got {mode!r}')
         self.mode = mode
         self.aux_key = aux_key
+        self.gather = gather
 
     def forward(self, query: QueryBatch, target: torch.Tensor, scorer: BaseScorer,
                 data_samples: Optional[List[CIRDataSample]] = None) -> Dict[str, torch.Tensor]:
@@ -66,6 +75,8 @@ class GramConsistencyLoss(BaseCIRLoss):
         if z.shape != q.shape or target.shape[0] != q.shape[0]:
             raise ValueError(f'GramConsistencyLoss: shapes z {tuple(z.shape)}, q {tuple(q.shape)}, '
                              f't {tuple(target.shape)} do not match')
+        if self.gather:  # identity outside torch.distributed
+            z, q, target = gather_with_grad(z), gather_with_grad(q), gather_with_grad(target)
         g_t = cosine_gram(target)
         if self.mode == 'concat':
             loss = F.mse_loss(cosine_gram(torch.cat([z.float(), q.float()], dim=-1)), g_t)

@@ -78,3 +78,33 @@ def test_with_sdfn_output():
         loss = MODELS.build(dict(type='GramConsistencyLoss'))
     value = loss(QueryBatch(out.query, out.aux), torch.randn(3, 8), CosineScorer())['loss_consistency']
     assert value.ndim == 0 and torch.isfinite(value)
+
+
+# --------------------------------------------------------------------------- distributed
+def _global_zqt():
+    g = torch.Generator().manual_seed(11)
+    return [torch.randn(4, 5, generator=g) for _ in range(3)]
+
+
+def _distributed_gram(rank, world_size, gather):
+    torch.set_num_threads(1)
+    z, q, t = (x[2 * rank:2 * rank + 2].clone().requires_grad_(True) for x in _global_zqt())
+    loss = GramConsistencyLoss(gather=gather)(QueryBatch(q, {'last_inputs_pooled_sum': z}), t, None)
+    loss['loss_consistency'].backward()
+    return loss['loss_consistency'].item(), t.grad.clone()
+
+
+@pytest.mark.parametrize('gather', [True, False])
+def test_distributed_gram_covers_the_global_batch(gather):
+    from sdfn_plugin.testing import run_distributed
+    results = run_distributed(_distributed_gram, 2, gather, timeout=120)
+    z, q, t = (x.requires_grad_(True) for x in _global_zqt())
+    full = GramConsistencyLoss(gather=False)(QueryBatch(q, {'last_inputs_pooled_sum': z}), t, None)
+    if gather:  # both ranks see the 4x4 Gram matrices of the global batch of 4
+        assert [r[0] for r in results] == pytest.approx([full['loss_consistency'].item()] * 2, rel=1e-5)
+        # all_gather's backward sums both ranks' (identical) losses: the local gradient is twice the global one
+        (2 * full['loss_consistency']).backward()
+        for rank, (_, grad) in enumerate(results):
+            torch.testing.assert_close(grad, t.grad[2 * rank:2 * rank + 2], rtol=1e-4, atol=1e-6)
+    else:  # per-rank 2x2 matrices: a different value
+        assert results[0][0] != pytest.approx(full['loss_consistency'].item(), rel=1e-3)
