@@ -39,17 +39,19 @@ def find_config(name: str) -> str:
 
 
 def has_routing(config: str) -> bool:
-    """True when the config's fusion reports routing paths (SDFN), which the heatmap tool plots."""
+    """True for SDFN-family fusions, whose per-query routing distributions the heatmap tool plots (AMC also
+    returns ``paths``, but as independent sigmoid gates in another layout)."""
     if REPO not in sys.path:
         sys.path.insert(0, REPO)
     from mmengine.config import Config
 
+    from sdfn_plugin.models.fusions.sdfn import SDFN
     from sdfn_plugin.registry import MODELS
     from sdfn_plugin.utils import register_all_modules
     register_all_modules()
     fusion = Config.fromfile(config).model.get('fusion', {})
     cls = MODELS.get(fusion.get('type', '')) if fusion.get('type') else None
-    return cls is not None and 'paths' in getattr(cls, 'predict_aux_keys', ())
+    return isinstance(cls, type) and issubclass(cls, SDFN)
 
 
 def routing_heatmaps(entries: List[GridEntry], plot_dir: str, threads: int, log=print) -> List[str]:

@@ -152,6 +152,7 @@ def test_config_lookup_and_argument_errors():
         compare.grid_entries(['tirg_css', osp.join(REPO, 'configs', 'tirg_css.py')], 1, '/tmp/grid')
     assert compare.has_routing(compare.find_config('sdfn_css'))
     assert not compare.has_routing(compare.find_config('tirg_css'))
+    assert not compare.has_routing(compare.find_config('amc_css'))  # sigmoid gates, not SDFN routing
 
 
 def test_via_mim_runs_entries_with_mim_train(tmp_path):
