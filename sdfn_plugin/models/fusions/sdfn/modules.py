@@ -17,6 +17,7 @@ without them, ``[a; b]`` = concatenation along the feature axis.
 from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sdfn_plugin.registry import MODELS
@@ -92,7 +93,11 @@ class JRM(SDFNModule):
         n = x.shape[1]
         s = txt.pooled.to(x.dtype)
         if self.concat == 'feature':
-            z = self.proj(torch.cat([x, s.unsqueeze(1).expand(-1, n, -1)], dim=-1))
+            # [X ; 1_N s^T] A_J = X A_x + 1_N (s A_s + b): the sentence half is projected once per query
+            # instead of once per region (same parameters and result, ~half the FLOPs of A_J)
+            c = x.shape[-1]
+            w = self.proj.weight
+            z = F.linear(x, w[:, :c]) + F.linear(s, w[:, c:], self.proj.bias).unsqueeze(1)
         else:
             z = self.proj(torch.cat([x, s.unsqueeze(1)], dim=1))
         y = self.norm_attn(z)
