@@ -28,8 +28,8 @@ from .annotations import ANNOTATION_FILE, SPLITS, validate_annotations
 from .config import FORMAT_VERSION, CSSGenerationConfig
 from .render import render_scene, sample_jitter
 from .scene import COLORS, POSITIONS, SHAPES, SIZES, Scene, apply_modification
-from .sampling import (assign_groups, assign_kinds, heldout_combos,
-                       query_is_heldout, sample_group, sample_query, split_rng)
+from .sampling import (assign_groups, heldout_combos, query_is_heldout,
+                       sample_group, split_rng)
 from .texts import modification_text
 
 MANIFEST_FILE = 'manifest.json'
@@ -64,14 +64,11 @@ def generate_split(cfg: CSSGenerationConfig, split: str
     """
     heldout = heldout_combos(cfg.seed)
     rng = split_rng(cfg.seed, split, _QUERY_STREAM)
-    if split == 'train':
-        groups = [((kind, ), False) for kind, _ in
-                  assign_kinds(rng, cfg.num_train, with_heldout=False)]
-        num_images = 2 * cfg.num_train
+    if split == 'train':  # one query per reference, never held out
+        groups = assign_groups(rng, cfg.num_train, 1, with_heldout=False)
     else:
-        groups = assign_groups(rng, cfg.num_test, cfg.test_mods_per_ref,
-                               with_heldout=True)
-        num_images = len(groups) + cfg.num_test
+        groups = assign_groups(rng, cfg.num_test, cfg.test_mods_per_ref, with_heldout=True)
+    num_images = len(groups) + sum(len(kinds) for kinds, _ in groups)
     width = max(6, len(str(num_images - 1)))
     images, queries, scenes = [], [], []
 
@@ -83,11 +80,7 @@ def generate_split(cfg: CSSGenerationConfig, split: str
         return image_id
 
     for kinds, is_heldout in groups:
-        if split == 'train':  # one query per reference, kept as in format 1
-            ref, mod = sample_query(rng, kinds[0], is_heldout, heldout, cfg)
-            mods = [mod]
-        else:
-            ref, mods = sample_group(rng, kinds, is_heldout, heldout, cfg)
+        ref, mods = sample_group(rng, kinds, is_heldout, heldout, cfg)
         ref_id = add_image(ref)
         for kind, mod in zip(kinds, mods):
             tgt = apply_modification(ref, mod)

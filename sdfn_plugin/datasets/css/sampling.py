@@ -122,35 +122,11 @@ def _add_modification(rng: np.random.Generator, scene: Scene, heldout: bool,
                         new_object=CSSObject(shape=shape, color=color, size=size))
 
 
-def sample_query(rng: np.random.Generator, kind: str, heldout: bool,
-                 heldout_list: Sequence[Combo], cfg: CSSGenerationConfig
-                 ) -> Tuple[Scene, Modification]:
-    """Sample a reference scene and a modification of ``kind``.
-
-    ``heldout`` selects a held-out query (see module docstring); otherwise the
-    query touches no held-out combination.
-    """
-    heldout_set = frozenset(heldout_list)
-    lo, hi = object_count_range(kind, cfg)
-    num_objects = int(rng.integers(lo, hi + 1))
-    if kind == 'add':
-        scene = random_scene(rng, num_objects)
-        return scene, _add_modification(rng, scene, heldout, heldout_set)
-    attribute = None
-    if kind == 'change':
-        attribute = ATTRIBUTES[int(rng.integers(len(ATTRIBUTES)))]
-    for _ in range(_MAX_ATTEMPTS):
-        scene = random_scene(rng, num_objects)
-        mods = _candidates(scene, kind, attribute, heldout, heldout_set)
-        if mods:
-            return scene, mods[int(rng.integers(len(mods)))]
-    raise RuntimeError(f'could not sample a {kind} query (heldout={heldout})')
-
-
 def sample_group(rng: np.random.Generator, kinds: Sequence[str], heldout: bool,
                  heldout_list: Sequence[Combo], cfg: CSSGenerationConfig
                  ) -> Tuple[Scene, List[Modification]]:
-    """One reference scene and one modification per entry of ``kinds``.
+    """One reference scene and one modification per entry of ``kinds``
+    (a train query is the case ``kinds = (kind, )``).
 
     The object count is uniform in the intersection of the kinds' ranges
     (:func:`object_count_range`); scenes where some kind has no valid
@@ -189,7 +165,8 @@ def sample_group(rng: np.random.Generator, kinds: Sequence[str], heldout: bool,
 
 def assign_groups(rng: np.random.Generator, num: int, per_ref: int,
                   with_heldout: bool) -> List[Tuple[Tuple[str, ...], bool]]:
-    """Shuffled (kinds, heldout) per reference for ``num`` test queries.
+    """Shuffled (kinds, heldout) per reference for ``num`` queries (train:
+    ``per_ref=1``, no held-out queries).
 
     Reference ``g`` (before shuffling) takes the next ``per_ref`` kinds of the
     add/remove/change cycle (the last one fewer if ``per_ref`` does not divide
@@ -204,19 +181,6 @@ def assign_groups(rng: np.random.Generator, num: int, per_ref: int,
         groups.append((kinds, with_heldout and (start // 3) % 2 == 1))
     order = rng.permutation(len(groups))
     return [groups[i] for i in order.tolist()]
-
-
-def assign_kinds(rng: np.random.Generator, num: int,
-                 with_heldout: bool) -> List[Tuple[str, bool]]:
-    """Balanced, shuffled (kind, heldout) assignment for ``num`` queries.
-
-    Kinds cycle add/remove/change; with ``with_heldout`` the held-out flag
-    alternates within each kind, so each kind has half held-out queries.
-    """
-    slots = [(MOD_KINDS[i % 3], with_heldout and (i // 3) % 2 == 1)
-             for i in range(num)]
-    order = rng.permutation(num)
-    return [slots[i] for i in order.tolist()]
 
 
 def query_is_heldout(scene: Scene, mod: Modification,
