@@ -123,8 +123,9 @@ def test_jrm_reference(concat, residual):
     assert out.shape == (B, N, C)
     assert jrm.ffn[0].out_features == C // 2
     if concat == 'feature':
-        assert jrm.proj.in_features == 2 * C
-        z = torch.cat([x, s[:, None].expand(-1, N, -1)], -1) @ jrm.proj.weight.t() + jrm.proj.bias
+        a_j = torch.cat([jrm.proj_regions.weight, jrm.proj_sentence.weight], dim=1)  # (C, 2C)
+        assert jrm.proj_regions.bias is None
+        z = torch.cat([x, s[:, None].expand(-1, N, -1)], -1) @ a_j.t() + jrm.proj_sentence.bias
     else:
         assert jrm.proj.in_features == C
         z = torch.cat([x, s[:, None]], 1) @ jrm.proj.weight.t() + jrm.proj.bias
@@ -136,6 +137,36 @@ def test_jrm_reference(concat, residual):
     ffn = ffn @ jrm.ffn[2].weight.t() + jrm.ffn[2].bias
     expected = hand_ln(h + ffn)[:, :N]
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_jrm_loads_concatenated_projection():
+    """A checkpoint with A_J as one Linear(2C, C) loads into the two blocks and gives the same output."""
+    torch.manual_seed(0)
+    img, txt = make_feats()
+    jrm = JRM(C, num_heads=HEADS)
+    old = dict(jrm.state_dict())
+    a_j = torch.randn(C, 2 * C) / (2 * C) ** 0.5
+    old['proj.weight'], old['proj.bias'] = a_j, torch.randn(C)
+    for key in ('proj_regions.weight', 'proj_sentence.weight', 'proj_sentence.bias'):
+        del old[key]
+    target = JRM(C, num_heads=HEADS)
+    target.load_state_dict(old)  # strict: every key consumed
+    assert torch.equal(target.proj_regions.weight, a_j[:, :C])
+    assert torch.equal(target.proj_sentence.weight, a_j[:, C:])
+    assert torch.equal(target.proj_sentence.bias, old['proj.bias'])
+    z = torch.cat([img.tokens, txt.pooled[:, None].expand(-1, N, -1)], -1) @ a_j.t() + old['proj.bias']
+    split = target.proj_regions(img.tokens) + target.proj_sentence(txt.pooled)[:, None]
+    torch.testing.assert_close(split, z, rtol=1e-5, atol=1e-5)
+
+
+def test_jrm_projection_init_matches_one_linear():
+    """Both blocks are drawn with nn.Linear(2C, C)'s bound 1/sqrt(2C), not Linear(C, C)'s 1/sqrt(C)."""
+    torch.manual_seed(0)
+    jrm = JRM(256, num_heads=HEADS)
+    bound = (2 * 256) ** -0.5
+    for param in (jrm.proj_regions.weight, jrm.proj_sentence.weight, jrm.proj_sentence.bias):
+        assert param.abs().max() <= bound
+        assert param.abs().max() > 0.95 * bound  # uses the whole range (65k or 256 draws)
 
 
 def test_module_registry_names():

@@ -17,7 +17,6 @@ without them, ``[a; b]`` = concatenation along the feature axis.
 from typing import Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sdfn_plugin.registry import MODELS
@@ -69,6 +68,14 @@ class JRM(SDFNModule):
             ``'token'`` appends ``s`` as an extra (N+1-th) token (A_J: C -> C),
             the sentence token is dropped after the FFN so the output keeps N tokens.
         residual: add ``Z +`` around the attention (``H = Z + MHA(LN_1(Z))``).
+
+    With ``concat='feature'`` A_J is stored as its two row blocks,
+    ``proj_regions`` (A_x, acting on X, no bias) and ``proj_sentence`` (A_s and
+    A_J's bias): ``[X ; 1_N s^T] A_J = X A_x + 1_N (s A_s + b)``, so the sentence
+    half is projected once per query instead of once per region. Both blocks
+    are initialised as the one ``Linear(2C, C)`` would be (bound ``1/sqrt(2C)``),
+    and a checkpoint holding the concatenated ``proj.weight`` / ``proj.bias``
+    loads into them.
     """
 
     def __init__(self, dim: int, num_heads: int = 8, ffn_ratio: float = 0.5, concat: str = 'feature',
@@ -82,7 +89,16 @@ class JRM(SDFNModule):
             raise ValueError(f'JRM.ffn_ratio={ffn_ratio} gives an empty FFN for dim={dim}')
         self.concat = concat
         self.residual = bool(residual)
-        self.proj = nn.Linear(2 * dim if concat == 'feature' else dim, dim)  # A_J
+        if concat == 'feature':
+            # separate blocks rather than slices of one weight: slicing costs a zero-filled (C, 2C) gradient
+            # buffer and two copies per step in the backward
+            self.proj_regions = nn.Linear(dim, dim, bias=False)  # A_x
+            self.proj_sentence = nn.Linear(dim, dim)  # A_s, b
+            bound = (2 * dim) ** -0.5  # nn.Linear(2C, C)'s default init
+            for param in (self.proj_regions.weight, self.proj_sentence.weight, self.proj_sentence.bias):
+                nn.init.uniform_(param, -bound, bound)
+        else:
+            self.proj = nn.Linear(dim, dim)  # A_J
         self.norm_attn = nn.LayerNorm(dim)
         self.attn = nn.MultiheadAttention(dim, num_heads, batch_first=True)
         self.norm_ffn = nn.LayerNorm(dim)
@@ -93,11 +109,7 @@ class JRM(SDFNModule):
         n = x.shape[1]
         s = txt.pooled.to(x.dtype)
         if self.concat == 'feature':
-            # [X ; 1_N s^T] A_J = X A_x + 1_N (s A_s + b): the sentence half is projected once per query
-            # instead of once per region (same parameters and result, ~half the FLOPs of A_J)
-            c = x.shape[-1]
-            w = self.proj.weight
-            z = F.linear(x, w[:, :c]) + F.linear(s, w[:, c:], self.proj.bias).unsqueeze(1)
+            z = self.proj_regions(x) + self.proj_sentence(s).unsqueeze(1)
         else:
             z = self.proj(torch.cat([x, s.unsqueeze(1)], dim=1))
         y = self.norm_attn(z)
@@ -106,6 +118,17 @@ class JRM(SDFNModule):
             h = z + h
         out = self.norm_out(h + self.ffn(self.norm_ffn(h)))
         return out[:, :n]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # checkpoints written before A_J was split hold it as one Linear(2C, C): proj.weight (C, 2C), proj.bias
+        weight, bias = prefix + 'proj.weight', prefix + 'proj.bias'
+        if self.concat == 'feature' and weight in state_dict and prefix + 'proj_regions.weight' not in state_dict:
+            regions, sentence = state_dict.pop(weight).split(self.dim, dim=1)
+            state_dict[prefix + 'proj_regions.weight'] = regions
+            state_dict[prefix + 'proj_sentence.weight'] = sentence
+            if bias in state_dict:
+                state_dict[prefix + 'proj_sentence.bias'] = state_dict.pop(bias)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 @MODELS.register_module()
