@@ -21,6 +21,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(args: argparse.Namespace) -> Config:
+    from sdfn_plugin.engine.cpu_malloc import configure_from_env_cfg
+
     from .config_check import check_config
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -30,6 +32,8 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     check_config(cfg, args.config)
+    # before the Runner allocates anything: the CPU allocator policy of this process and its workers
+    configure_from_env_cfg(cfg.get('env_cfg'))
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

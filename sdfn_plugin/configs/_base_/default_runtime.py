@@ -17,6 +17,9 @@ env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'),
+    # read by tools/train.py and tools/test.py: 'retain' keeps freed CPU memory in the process (no page faults
+    # on every step; sdfn_plugin/engine/cpu_malloc.py), 'default' leaves glibc malloc as it is
+    cpu_malloc='retain',
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
