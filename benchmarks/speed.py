@@ -30,6 +30,8 @@ sys.path.insert(1, osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repos
 
 import torch  # noqa: E402
 
+from sdfn_plugin.engine.cpu_malloc import CPU_MALLOC_MODES, configure_cpu_malloc  # noqa: E402
+
 from speed_retrieval import bench_retrieval  # noqa: E402
 from speed_step import (StepStats, bench_eval, bench_steps, config_model, schedule_optim_wrapper,  # noqa: E402
                         sdfn_pair_configs, temp_vocab_dir)
@@ -52,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--amp', choices=sorted(AMP_DTYPES), default='none', help='autocast dtype of the steps')
     parser.add_argument('--channels-last', action='store_true', help='channels_last images and weights')
     parser.add_argument('--fused-adam', action='store_true', help="Adam(fused=True) instead of the schedule's Adam")
+    parser.add_argument('--cpu-malloc', choices=list(CPU_MALLOC_MODES), default='retain',
+                        help="allocator policy, as env_cfg.cpu_malloc of the configs (default 'retain', what "
+                             'tools/train.py applies)')
     parser.add_argument('--json-out', help='also write every measurement to this JSON file')
     args = parser.parse_args(argv)
     for name in ('repeats', 'batch', 'image_size'):
@@ -117,7 +122,9 @@ def run_throughput(args: argparse.Namespace, vocab_dir: str, out: Dict) -> None:
 
 def main(argv=None) -> Optional[Dict]:
     args = parse_args(argv)
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}', flush=True)
+    malloc = 'applied' if configure_cpu_malloc(args.cpu_malloc) else 'malloc defaults'
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, '
+          f'cpu_malloc {args.cpu_malloc!r} ({malloc})', flush=True)
     out: Dict = {'args': vars(args)}
     ratios = []
     with temp_vocab_dir() as vocab_dir:

@@ -21,7 +21,7 @@ from sdfn_plugin.engine.hooks.path_memory_hook import find_num_paths, find_path_
 from sdfn_plugin.models.encoders.text.vocabulary import Vocabulary
 from sdfn_plugin.registry import MODELS
 from sdfn_plugin.structures import CIRDataSample
-from speed_utils import PeakMemory, median, synchronize, timed
+from speed_utils import PeakMemory, median, minor_faults, synchronize, timed
 
 __all__ = ['StepStats', 'sdfn_pair_configs', 'config_model', 'build_model', 'synthetic_batch', 'bench_steps',
            'bench_eval', 'temp_vocab_dir', 'encoder_name',
@@ -41,6 +41,7 @@ class StepStats:
     data_s: List[float] = field(default_factory=list)
     forward_s: List[float] = field(default_factory=list)
     backward_s: List[float] = field(default_factory=list)
+    faults: List[int] = field(default_factory=list)  # minor page faults of the process during each step
     peak_extra_bytes: int = 0
 
     @property
@@ -51,12 +52,12 @@ class StepStats:
         ms = [1000 * median(v) for v in (self.data_s, self.forward_s, self.backward_s)]
         return (f'{self.name:<12} {self.encoder:<22} {self.batch:>5} {self.image_size:>5} {ms[0]:>9.1f} {ms[1]:>9.1f} '
                 f'{ms[2]:>9.1f} {1000 * self.step_s:>9.1f} {self.batch / self.step_s:>10.2f} '
-                f'{self.peak_extra_bytes / 2**20:>9.1f}')
+                f'{self.peak_extra_bytes / 2**20:>9.1f} {median(self.faults) if self.faults else 0:>12.0f}')
 
     @staticmethod
     def header() -> str:
         return (f'{"method":<12} {"image encoder":<22} {"batch":>5} {"px":>5} {"data ms":>9} {"fwd ms":>9} '
-                f'{"bwd ms":>9} {"step ms":>9} {"samples/s":>10} {"peak MiB":>9}')
+                f'{"bwd ms":>9} {"step ms":>9} {"samples/s":>10} {"peak MiB":>9} {"faults/step":>12}')
 
 
 def _vocab_file(directory: str) -> str:
@@ -139,6 +140,7 @@ class _Trainer:
     def step(self, record: bool = True) -> None:
         # wall clock with a device sync after each part (CUDA events would miss the CPU-side work)
         synchronize(self.device)
+        faults = minor_faults()
         start = time.perf_counter()
         data = self.model.data_preprocessor(self.batch, True)
         synchronize(self.device)
@@ -157,6 +159,7 @@ class _Trainer:
             self.stats.data_s.append(t_data - start)
             self.stats.forward_s.append(t_forward - t_data)
             self.stats.backward_s.append(t_backward - t_forward)
+            self.stats.faults.append(minor_faults() - faults)
 
     def first_step(self) -> None:
         with PeakMemory(self.device) as memory:

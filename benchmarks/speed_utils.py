@@ -9,7 +9,7 @@ from typing import Callable, List, Optional
 
 import torch
 
-__all__ = ['PeakMemory', 'timed', 'median', 'synchronize', 'current_rss', 'heap_in_use']
+__all__ = ['PeakMemory', 'timed', 'median', 'synchronize', 'current_rss', 'heap_in_use', 'minor_faults']
 
 _PAGE = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
 
@@ -30,6 +30,16 @@ def _load_mallinfo2():
 
 
 _mallinfo2 = _load_mallinfo2()
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (``getrusage``; 0 where the ``resource`` module is missing).
+    Each is a page the kernel had to map (and zero) again, e.g. memory malloc gave back and took again."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def heap_in_use() -> int:

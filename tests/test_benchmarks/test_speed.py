@@ -70,6 +70,7 @@ def test_step_breakdown_of_a_small_config(tmp_path):
     assert len(s.data_s) == len(s.forward_s) == len(s.backward_s) == 2
     assert s.step_s > 0 and s.peak_extra_bytes > 0
     assert s.row().split()[:4] == ['tirg_css', 'SmallCNN', '2', '64'] and 'samples/s' in StepStats.header()
+    assert len(s.faults) == 2 and min(s.faults) >= 0 and StepStats.header().split()[-1] == 'faults/step'
 
 
 def test_cli_retrieval_only_prints_the_ratio_and_writes_json(tmp_path, capsys):
@@ -79,8 +80,11 @@ def test_cli_retrieval_only_prints_the_ratio_and_writes_json(tmp_path, capsys):
     assert 'RATIO (a) retrieval / bare matmul = ' in text and 'target <= 1.3' in text
     data = json.loads(out.read_text())
     assert data['retrieval']['num_queries'] == 67 and data['retrieval']['ratio'] > 0
+    assert data['args']['cpu_malloc'] == 'retain' and "cpu_malloc 'retain'" in text  # what tools/train.py applies
     with pytest.raises(SystemExit):
         speed.parse_args(['--only', 'throughput'])  # needs --configs
+    with pytest.raises(SystemExit):
+        speed.parse_args(['--cpu-malloc', 'jemalloc'])
 
 
 def test_cli_throughput_rows_for_configs(tmp_path, capsys):
