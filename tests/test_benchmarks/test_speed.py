@@ -15,6 +15,7 @@ from speed_retrieval import bench_retrieval, check_exact  # noqa: E402
 from speed_step import (StepStats, bench_steps, config_model, schedule_optim_wrapper, sdfn_pair_configs,  # noqa: E402
                         synthetic_batch)
 from speed_utils import PeakMemory, heap_in_use  # noqa: E402
+import speed_step  # noqa: E402
 
 
 def test_peak_memory_sees_a_temporary_allocation():
@@ -69,7 +70,8 @@ def test_step_breakdown_of_a_small_config(tmp_path):
     assert (s.name, s.encoder, s.batch, s.image_size) == ('tirg_css', 'SmallCNN', 2, 64)
     assert len(s.data_s) == len(s.forward_s) == len(s.backward_s) == 2
     assert s.step_s > 0 and s.peak_extra_bytes > 0
-    assert s.row().split()[:4] == ['tirg_css', 'SmallCNN', '2', '64'] and 'samples/s' in StepStats.header()
+    assert s.row().split()[:5] == ['tirg_css', 'SmallCNN', 'LSTMTextEncoder', '2', '64']
+    assert 'samples/s' in StepStats.header()
     assert len(s.faults) == 2 and min(s.faults) >= 0 and StepStats.header().split()[-1] == 'faults/step'
 
 
@@ -96,3 +98,17 @@ def test_cli_throughput_rows_for_configs(tmp_path, capsys):
     (row, ) = json.loads(out.read_text())['throughput']
     assert row['name'] == 'tirg_css' and row['samples_per_s'] == pytest.approx(2 / row['step_s'])
     assert row['eval']['queries/s'] > 0
+
+
+def test_encoder_configs_are_made_offline(tmp_path):
+    """Throughput rows of the encoder configs build without downloads: pretrained tags off, MiniLM local."""
+    timm_cfg = config_model('tirg-timm-resnet50_shoes', str(tmp_path))
+    assert timm_cfg['image_encoder']['pretrained'] is False and timm_cfg['image_encoder']['checkpoint'] is None
+    clip_cfg = config_model('sdfn-clip-rn50_fashioniq', str(tmp_path))
+    assert clip_cfg['image_encoder']['pretrained'] is None and clip_cfg['text_encoder']['pretrained'] is None
+    minilm = config_model('sdfn-minilm_shoes', str(tmp_path))['text_encoder']['model']
+    assert osp.isfile(osp.join(minilm, 'config.json'))
+    assert 'feature_cache' not in config_model('combiner_shoes', str(tmp_path))
+    cfg = {'image_encoder': {'type': 'SmallCNN'}, 'text_encoder': {'type': 'HFTextEncoder', 'model': 'bert-base'}}
+    with pytest.raises(ValueError, match="HFTextEncoder with local weights only; 'bert-base' is not a local"):
+        speed_step._offline(cfg, 'vocab.txt')
