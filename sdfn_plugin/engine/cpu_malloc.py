@@ -12,8 +12,10 @@ medium-sized activations) measured 50k-145k minor faults per step this way
 ``'retain'`` keeps freed memory inside the process, as PyTorch's own CUDA
 caching allocator does on the GPU and as the jemalloc / tcmalloc settings of
 PyTorch's CPU performance-tuning guide do: no mmap-ed blocks
-(``M_MMAP_MAX = 0``), no trimming (``M_TRIM_THRESHOLD`` = the largest value
-mallopt accepts) and 64 MiB of extra heap per ``brk`` (``M_TOP_PAD``). The
+(``M_MMAP_MAX = 0``), no trimming (``M_TRIM_THRESHOLD = -1``, mallopt(3): "disables
+trimming completely"; a finite threshold, even 2 GiB, is crossed by large
+batches, whose steps then fault again) and 64 MiB of extra heap per ``brk``
+(``M_TOP_PAD``). The
 resident size stays at its peak until the process exits. ``'default'`` leaves
 malloc untouched. Other C libraries (musl, macOS, Windows) are left untouched
 too; :func:`configure_cpu_malloc` says whether the policy was applied.
@@ -32,7 +34,6 @@ CPU_MALLOC_MODES: Tuple[str, ...] = ('retain', 'default')
 
 # mallopt parameter numbers from glibc's <malloc.h>
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
-_INT_MAX = 2**31 - 1  # mallopt takes an int
 _TOP_PAD = 64 * 2**20
 
 
@@ -67,7 +68,7 @@ def configure_cpu_malloc(mode: str = 'retain') -> bool:
         print_log("env_cfg.cpu_malloc='retain' needs glibc; this C library keeps its defaults",
                   logger='current', level=logging.WARNING)
         return False
-    for name, param, value in (('M_MMAP_MAX', _M_MMAP_MAX, 0), ('M_TRIM_THRESHOLD', _M_TRIM_THRESHOLD, _INT_MAX),
+    for name, param, value in (('M_MMAP_MAX', _M_MMAP_MAX, 0), ('M_TRIM_THRESHOLD', _M_TRIM_THRESHOLD, -1),
                                ('M_TOP_PAD', _M_TOP_PAD, _TOP_PAD)):
         if libc.mallopt(param, value) != 1:  # mallopt returns 1 on success
             raise RuntimeError(f'glibc mallopt({name}, {value}) failed (env_cfg.cpu_malloc={mode!r})')
