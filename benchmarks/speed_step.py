@@ -51,14 +51,15 @@ class StepStats:
 
     def row(self) -> str:
         ms = [1000 * median(v) for v in (self.data_s, self.forward_s, self.backward_s)]
-        return (f'{self.name:<24} {self.encoder:<22} {self.text_encoder:<16} {self.batch:>5} {self.image_size:>5} {ms[0]:>9.1f} {ms[1]:>9.1f} '
-                f'{ms[2]:>9.1f} {1000 * self.step_s:>9.1f} {self.batch / self.step_s:>10.2f} '
-                f'{self.peak_extra_bytes / 2**20:>9.1f} {median(self.faults) if self.faults else 0:>12.0f}')
+        faults = median(self.faults) if self.faults else 0
+        return (f'{self.name:<24} {self.encoder:<22} {self.text_encoder:<16} {self.batch:>5} {self.image_size:>5} '
+                f'{ms[0]:>9.1f} {ms[1]:>9.1f} {ms[2]:>9.1f} {1000 * self.step_s:>9.1f} '
+                f'{self.batch / self.step_s:>10.2f} {self.peak_extra_bytes / 2**20:>9.1f} {faults:>12.0f}')
 
     @staticmethod
     def header() -> str:
-        return (f'{"method":<24} {"image encoder":<22} {"text encoder":<16} {"batch":>5} {"px":>5} {"data ms":>9} {"fwd ms":>9} '
-                f'{"bwd ms":>9} {"step ms":>9} {"samples/s":>10} {"peak MiB":>9} {"faults/step":>12}')
+        return (f'{"method":<24} {"image encoder":<22} {"text encoder":<16} {"batch":>5} {"px":>5} {"data ms":>9} '
+                f'{"fwd ms":>9} {"bwd ms":>9} {"step ms":>9} {"samples/s":>10} {"peak MiB":>9} {"faults/step":>12}')
 
 
 def _vocab_file(directory: str) -> str:
