@@ -16,7 +16,9 @@ real training checkpoints (``torch.serialization.get_unsafe_globals_in_checkpoin
   as ``getattr(HistoryBuffer, 'min')``. A general ``getattr`` would hand an
   attacker any attribute of any object on the stack, so the name is bound to
   :func:`_history_buffer_method`, which resolves only ``HistoryBuffer``'s own
-  ``min``/``max``/``current``/``mean``.
+  ``min``/``max``/``current``/``mean``;
+* ``builtins.bytes`` with no argument: pickle protocol 2 writes the (empty)
+  data of an empty numpy array, e.g. a fresh ``HistoryBuffer``, as ``bytes()``.
 
 The allowlist is active only inside :func:`load_checkpoint_file`
 (``torch.serialization.safe_globals``): importing ``sdfn_plugin`` changes no
@@ -120,11 +122,19 @@ def _history_buffer_method(obj, name: str):
     raise UnsafeCheckpointError(f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint')
 
 
+def _empty_bytes(*args) -> bytes:
+    """The unpickler's ``builtins.bytes``: pickle protocol 2 writes ``b''`` (the data of an empty numpy
+    array) as ``bytes()``; any argument (``bytes(10**12)`` allocates) is refused."""
+    if args:
+        raise UnsafeCheckpointError(f'bytes{args!r} is not allowed in a checkpoint (only bytes())')
+    return b''
+
+
 def checkpoint_safe_globals() -> List[Tuple[Callable, str]]:
     """``(object, pickled name)`` pairs that mmengine checkpoints need beyond torch's defaults."""
     multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     pairs = [(HistoryBuffer, 'mmengine.logging.history_buffer.HistoryBuffer'),
-             (_history_buffer_method, 'builtins.getattr'),
+             (_history_buffer_method, 'builtins.getattr'), (_empty_bytes, 'builtins.bytes'),
              (np.ndarray, 'numpy.ndarray'), (np.dtype, 'numpy.dtype')]
     for module in ('numpy._core.multiarray', 'numpy.core.multiarray'):  # numpy 2 and numpy 1 pickles
         pairs += [(multiarray._reconstruct, f'{module}._reconstruct'), (multiarray.scalar, f'{module}.scalar')]
@@ -182,7 +192,7 @@ def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     # torch's message starts with a generic paragraph; its useful part names the global
     match = re.search(r'(Unsupported global: GLOBAL \S+|Trying to [^\n]*|Can only [^\n]*'
-                      r'|getattr\(.*?\) is not allowed[^\n]*)', text)
+                      r'|\w+\([^\n]*?\) is not allowed in a checkpoint[^\n]*)', text)
     return (match.group(1) if match else text.splitlines()[0] if text else type(err).__name__).rstrip('. ')
 
 

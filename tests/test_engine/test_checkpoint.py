@@ -26,6 +26,13 @@ class _GetattrEscape:
         return getattr, (HistoryBuffer, '__init__')
 
 
+class _BigBytes:
+    """Asks the unpickler for ``bytes(10**12)`` (a terabyte allocation)."""
+
+    def __reduce__(self):
+        return bytes, (10**12, )
+
+
 def _net():
     return nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
 
@@ -38,6 +45,7 @@ def test_mmengine_training_state_loads_safely_and_nothing_global_changes(tmp_pat
         hub.update_scalar('train/loss', v)
     hub.update_info('eta', np.float64(1.5))
     hub.update_info('ids', np.arange(3, dtype=np.int32))
+    hub.update_info('fresh', HistoryBuffer())  # empty arrays: pickled as bytes()
     path = str(tmp_path / 'full.pth')
     torch.save({'meta': {'epoch': 1}, 'state_dict': _net().state_dict(), 'message_hub': hub.state_dict()}, path)
     before = set(map(str, torch.serialization.get_safe_globals()))
@@ -48,6 +56,7 @@ def test_mmengine_training_state_loads_safely_and_nothing_global_changes(tmp_pat
     assert isinstance(buf, HistoryBuffer) and buf.mean() == 0.375 and buf.current() == 0.25
     assert ckpt['message_hub']['runtime_info']['eta'] == np.float64(1.5)
     assert ckpt['message_hub']['runtime_info']['ids'].tolist() == [0, 1, 2]
+    assert ckpt['message_hub']['runtime_info']['fresh'].data[0].shape == (0, )
     assert set(map(str, torch.serialization.get_safe_globals())) == before
     with pytest.raises(Exception, match='HistoryBuffer'):  # torch's own default loader is still strict
         torch.load(path, weights_only=True)
@@ -62,6 +71,9 @@ def test_crafted_pickles_are_refused_and_never_run(tmp_path):
         load_checkpoint_file(path)
     with pytest.raises(UnsafeCheckpointError, match='GLOBAL exec'):
         load_model_weights(_net(), path)
+    torch.save({'x': _BigBytes()}, str(tmp_path / 'bytes.pth'))
+    with pytest.raises(UnsafeCheckpointError, match=r'bytes\(1000000000000,\) is not allowed'):
+        load_checkpoint_file(str(tmp_path / 'bytes.pth'))
     torch.save({'x': _GetattrEscape()}, str(tmp_path / 'getattr.pth'))
     with pytest.raises(UnsafeCheckpointError, match=r"getattr\(.*HistoryBuffer.*'__init__'\) is not allowed"):
         load_checkpoint_file(str(tmp_path / 'getattr.pth'))
