@@ -69,3 +69,26 @@ def test_ablation_builds_and_trains_one_iteration(path, css_root):
     losses = model.train_step(pseudo_collate([dataset[i] for i in range(2)]), optim)
     assert 'loss_bbc' in losses and torch.isfinite(losses['loss'])
     assert ('loss_spd' in losses) == spd and ('loss_consistency' in losses) == consistency
+
+
+def test_metric_k_above_model_topk_is_a_config_error(capsys):
+    """R@100 with model.topk = 50 would silently equal R@50: refused before anything is built."""
+    path = osp.join(CONFIGS, 'sdfn_shoes.py')
+    cfg = Config.fromfile(path)
+    cfg.val_evaluator = dict(cfg.val_evaluator, topk=(1, 10, 100))
+    with pytest.raises(ValueError) as err:
+        check_config(cfg, path)
+    assert str(err.value).startswith(f'{path}: val_evaluator.topk asks for K = 100 but model.topk = 50')
+    cfg = Config.fromfile(osp.join(CONFIGS, 'tirg_fashioniq.py'))  # a list of evaluators; model.topk default 50
+    del cfg.model['topk']
+    cfg.test_evaluator = [dict(e, topk=(10, 60)) for e in cfg.test_evaluator]
+    with pytest.raises(ValueError, match=r'test_evaluator\[0\]\.topk asks for K = 60 but model\.topk = 50'):
+        check_config(cfg, 'x.py')
+    cfg.model.topk = 60
+    check_config(cfg, 'x.py')
+    # through the training tool: one clear line, before the Runner is built
+    from sdfn_plugin.tools.train import main
+    with pytest.raises(SystemExit) as code:
+        main([osp.join(CONFIGS, 'tirg_css.py'), '--cfg-options', 'model.topk=10'])
+    assert code.value.code == 1
+    assert 'val_evaluator.topk asks for K = 50 but model.topk = 10' in capsys.readouterr().err

@@ -165,6 +165,10 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
     def name(self) -> str:
         return f'FashionIQ({"+".join(self.categories)}, {self.split})'
 
+    def protocol_details(self) -> List[str]:
+        out = [f'categories={"+".join(self.categories)}', f'caption_mode={self.caption_mode!r}']
+        return out + ([f'gallery={self.gallery_mode!r}'] if self.is_eval else [])
+
     def _root(self, sub: str) -> str:
         return sub if os.path.isabs(sub) else os.path.join(self.data_root, sub)
 

@@ -56,8 +56,12 @@ class PrepareGalleryHook(Hook):
         gallery = dataset.gallery_dataset()
         model.set_gallery(encode_gallery(model, gallery, dataloader.batch_size or 32,
                                          getattr(dataloader, 'num_workers', 0)))
-        MMLogger.get_current_instance().info(
-            f'evaluation protocol: {len(dataset)} queries against a gallery of {len(gallery)} images')
+        # one line per evaluation so that protocol mix-ups (pairs, list, gallery) show in every log
+        if hasattr(dataset, 'protocol_summary'):
+            line = dataset.protocol_summary(bool(getattr(model, 'exclude_reference', True)))
+        else:
+            line = f'evaluation protocol: {len(dataset)} queries against a gallery of {len(gallery)} images'
+        MMLogger.get_current_instance().info(line)
 
     def _release(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
