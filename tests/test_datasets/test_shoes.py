@@ -172,3 +172,26 @@ def test_argument_errors():
                       (dict(eval_list='4658'), 'eval_list'), (dict(gallery='union'), 'gallery')):
         with pytest.raises(ValueError, match=f'ShoesDataset.{field} must be one of'):
             ShoesDataset(SHOES, check_images=False, **kw)
+
+
+@pytest.mark.parametrize('config,train,queries,gallery', [
+    ('sdfn_shoes.py', 17954, 3521, 4658), ('artemis_shoes.py', 8990, 1732, 4621)])
+def test_configs_build_their_protocol(root, config, train, queries, gallery):
+    """SDFN and AMC evaluate as AMC's code does (scan pairs, 4,658 list); ARTEMIS keeps filter / 4,621."""
+    from mmengine.config import Config
+
+    from cir_testlib import CONFIGS
+    from sdfn_plugin.registry import DATASETS
+    from sdfn_plugin.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(os.path.join(CONFIGS, config))
+    ev = DATASETS.build(dict(cfg.test_dataloader.dataset, data_root=str(root)))
+    assert (len(ev), len(ev.gallery)) == (queries, gallery)
+    assert dict(cfg.val_dataloader.dataset) == dict(cfg.test_dataloader.dataset)
+    vocab = cfg.model.text_encoder.vocab_dataset
+    assert vocab.pairs == cfg.train_dataloader.dataset.pairs
+    assert len(DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=SHOES, check_images=False))) == train
+    if config == 'sdfn_shoes.py':  # AMC's config builds the same datasets (compared as configs: no second load)
+        amc = Config.fromfile(os.path.join(CONFIGS, 'amc_shoes.py'))
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            assert amc[key]['dataset'] == cfg[key]['dataset']
