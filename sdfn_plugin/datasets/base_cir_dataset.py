@@ -1,5 +1,6 @@
 """Query datasets with an attached gallery, on top of mmengine's BaseDataset."""
 import copy
+import random
 from abc import abstractmethod
 from typing import Callable, List, Optional, Sequence, Union
 
@@ -90,6 +91,15 @@ class BaseCIRDataset(BaseDataset):
             f'gallery {len(self.gallery)} images', f'{len(self)} queries',
             'reference excluded' if excluded else 'reference kept']
         return 'evaluation protocol: ' + ', '.join(parts)
+
+    def prepare_data(self, idx: int):
+        """The query through the pipeline; a query with ``text_choices`` gets one of them
+        drawn uniformly at every access (python ``random``, seeded per worker by mmengine)."""
+        info = self.get_data_info(idx)
+        choices = info.pop('text_choices', None)
+        if choices:
+            info['text'] = random.choice(choices)
+        return self.pipeline(info)
 
     def texts(self) -> List[str]:
         """All modification texts of this split (vocabulary building)."""
