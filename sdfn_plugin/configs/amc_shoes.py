@@ -1,4 +1,4 @@
-# AMC (Zhu et al., ACM TOMM 2023; KevinLight831/AMC shell/shoes.sh) on Shoes: ResNet-50 (frozen BN) + GloVe/LSTM
+# AMC (Zhu et al., ACM TOMM 2023; KevinLight831/AMC shell/shoes.sh) on Shoes: ResNet-50 (BN statistics fixed) + GloVe/LSTM
 # 1024, two sigmoid-routed layers, CE x10 + Gram MSE; Adam 1e-4, batch 32, 50 epochs, x0.1 at 40; evaluation
 # with EMA weights (decay 0.999). AMC's protocol: scan pairs on the
 # current 4,658-name eval list (17,954 training entries, 3,521 queries, gallery 4,658), reference excluded; an
