@@ -1,6 +1,8 @@
 # ARTEMIS (Delmas et al., ICLR 2022) on shoes, stage 1 of 2: CNN and GloVe embeddings frozen (the BiGRU, the
 # image fc, the ARTEMIS modules and the temperature train), 8 epochs. Stage 2 (artemis_shoes.py) fine-tunes
 # everything from this run's last checkpoint (one-stage training gives poor results, naver/artemis issue #1).
+# The CNN is frozen through requires_grad only, as the official code: its BatchNorm layers stay in train mode
+# (batch statistics, running statistics updated); frozen_eval=True would keep them in eval mode.
 _base_ = [
     '_base_/models/artemis_r50_bigru.py', '_base_/datasets/shoes.py',
     '_base_/schedules/artemis_adamw_stage1.py', '_base_/default_runtime.py'
@@ -13,7 +15,7 @@ val_dataloader = dict(dataset=shoes_protocol)
 test_dataloader = val_dataloader
 shoes_vocab = dict(type='ShoesDataset', data_root={{_base_.data_root}}, split='train', pairs='filter')
 model = dict(
-    image_encoder=dict(frozen_stages=4),
+    image_encoder=dict(frozen_stages=4, frozen_eval=False),
     text_encoder=dict(freeze_embeddings=True, vocab_dataset=shoes_vocab),
 )
 default_hooks = dict(checkpoint=dict(save_best='shoes/mean', rule='greater'))
