@@ -1,6 +1,6 @@
 # CLIP4Cir stage 2 (Baldrati et al., CVPR 2022; ABaldrati/CLIP4Cir combiner_train.py) on FashionIQ: frozen CLIP
 # ViT-B/32 towers, Combiner with the official size ratios (P = 4D, H = 8D, D = 512), dropout 0.5, cross-entropy
-# on 100 x cosine; Adam lr 2e-5, batch 4096, 300 epochs (docs cir_protocols.md Sec. 5). Deviations: the
+# on 100 x cosine; Adam lr 2e-5, batch 4096, 300 epochs (docs/zoo.md). Deviations: the
 # repository's FashionIQ VAL protocol (reference excluded) instead of CLIP4Cir's split gallery; training text
 # drawn at random among "c0 <and> c1", "c1 <and> c0", "c0", "c1" (caption_mode='random', as CLIP4Cir, with the
 # base dataset's joiner, which evaluation uses too). The batch of 4096 is meant for frozen towers with

@@ -1,6 +1,6 @@
 """FashionIQDataset on the official annotation files (shared/data/fashioniq) with placeholder images.
 
-Expected counts: docs/cir_protocols.md Sec. 1.1 and shared/data/README.md Sec. 1.
+Expected counts: docs/datasets.md (FashionIQ files), computed from the official files.
 """
 import json
 import os

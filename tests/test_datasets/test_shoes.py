@@ -1,6 +1,6 @@
 """ShoesDataset on the official annotation files (shared/data/shoes) with placeholder images.
 
-Expected counts: docs/cir_protocols.md Sec. 1.2 and shared/data/README.md Sec. 2.
+Expected counts: docs/datasets.md (Shoes files and list versions), computed from the official files.
 """
 import json
 import os

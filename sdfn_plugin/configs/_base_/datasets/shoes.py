@@ -7,7 +7,7 @@
 # epoch the length of AMC's (561 batches of 32), so epoch milestones count the same iterations.
 # ARTEMIS configs switch to pairs='filter' on eval_list='original_4621' (8,990 / 1,732, gallery 4,621);
 # VAL's gallery (4,621 list + every scan-pair image = 4,642) is gallery='val_union'.
-# Transforms as AMC / SDFN (sdfn_method.md Sec. 2): train Resize((256, 256)) + CenterCrop(224), no
+# Transforms as AMC / SDFN (docs/sdfn.md, Encoders): train Resize((256, 256)) + CenterCrop(224), no
 # augmentation; eval Resize((256, 256)) + CenterCrop(224); ImageNet mean/std in the data preprocessor.
 # Metric names: shoes/R@1, shoes/R@10, shoes/R@50 and shoes/mean (their mean, SDFN's table).
 # When you change data_root, change it in train/val/test and in model.text_encoder.vocab_dataset.
