@@ -11,7 +11,7 @@ from sdfn_plugin.cli.config_check import check_config
 from sdfn_plugin.cli.config_file import load_config_file
 
 TEXT_EXT = ('.py', '.md', '.yml', '.yaml', '.toml', '.txt', '.in', '.sh', '.cfg')
-# a path-like token naming a document: docs/sdfn.md, ../x/README.md, zoo.md#amc (not hashlib.md5, line.rstrip)
+# a path-like token naming a document: docs/sdfn.md, zoo.md#amc, parent-relative paths (not hashlib.md5, line.rstrip)
 DOC_REF = re.compile(r'(?<![\w/.-])((?:\.{1,2}/)*[\w-]+(?:/[\w.-]+)*\.(?:md|rst))(?![\w])')
 MD_LINK = re.compile(r'\]\(([^)#\s]+)(?:#[^)]*)?\)')
 

@@ -39,6 +39,9 @@ class TorchvisionResNet(FreezableMixin, MapImageEncoder):
             ``train()``; ``False`` freezes them through ``requires_grad`` only, so
             their BatchNorm runs in train mode (the official ARTEMIS stage 1).
     """
+    # arguments that only choose initial weights: a model restored from its own checkpoint
+    # (sdfn_plugin.apis.get_model) resets them, so nothing is downloaded or read in vain
+    INIT_WEIGHT_ARGS = {'weights': None, 'checkpoint': None}
 
     def __init__(self, depth: int = 50, out_dim: Optional[int] = 1024, proj_bias: bool = False,
                  weights: Optional[str] = None, checkpoint: Optional[str] = None,
