@@ -20,7 +20,6 @@ On disk (:meth:`GalleryIndex.save`) a folder holds ``embeddings.npy`` (read with
 ``allow_pickle=False``) and ``index.json`` (keys, fingerprint, dtype, shape and
 the sha256 of the ``.npy``); nothing in it can execute code.
 """
-import hashlib
 import json
 import os
 import os.path as osp
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sdfn_plugin.datasets.feature_cache.store import file_sha256
 from sdfn_plugin.evaluation.faiss_backend import FaissGallery
 from sdfn_plugin.evaluation.topk import check_exclude, check_retrieval_backend, chunked_topk
 from sdfn_plugin.structures import QueryBatch
@@ -93,14 +93,6 @@ def _check_keys(keys: Sequence[str], count: int, known: Dict[str, int]) -> List[
                                     'every gallery item needs its own key')
         seen[key] = i
     return keys
-
-
-def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 22), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class GalleryIndex:
@@ -257,7 +249,7 @@ class GalleryIndex:
                 os.fsync(f.fileno())
             prefix = osp.commonprefix(self.keys) if len(self.keys) > 1 else ''
             meta = {'format': _FORMAT_NAME, 'format_version': INDEX_FORMAT_VERSION, 'count': len(self),
-                    'dim': self.dim, 'dtype': self.dtype, 'sha256': _sha256_file(npy),
+                    'dim': self.dim, 'dtype': self.dtype, 'sha256': file_sha256(npy),
                     'fingerprint': self.fingerprint, 'skipped': self.skipped,
                     # keys share long folder prefixes: storing it once keeps the JSON small next to the npy
                     'key_prefix': prefix, 'keys': [k[len(prefix):] for k in self.keys]}
@@ -314,7 +306,7 @@ class GalleryIndex:
         missing = [f for f in ('count', 'dim', 'dtype', 'sha256', 'keys', 'key_prefix') if f not in meta]
         if missing:
             raise IndexFormatError(f'{meta_path!r} lacks the field(s) {missing}')
-        if verify and _sha256_file(npy_path) != meta['sha256']:
+        if verify and file_sha256(npy_path) != meta['sha256']:
             raise IndexFormatError(f'{npy_path!r} does not match the sha256 recorded in {META_FILE} '
                                    '(corrupt or replaced file): rebuild the index')
         try:
