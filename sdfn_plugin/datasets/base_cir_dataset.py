@@ -29,6 +29,10 @@ class CIRGalleryDataset(BaseDataset):
                 raise KeyError(f'gallery item {i} has no img_path (keys: {sorted(item)})')
         return self._items
 
+    def gallery_keys(self) -> List[str]:
+        """One key per item for a gallery index: the image id (its path when there is none)."""
+        return [str(item.get('img_id', item['img_path'])) for item in self._items]
+
 
 class BaseCIRDataset(BaseDataset):
     """A split of (reference, text, target) queries plus, for evaluation, its gallery.
