@@ -131,6 +131,9 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
         if caption_mode == 'random' and split != 'train':
             raise ValueError(f"FashionIQDataset(split={split!r}): caption_mode='random' draws a new text at every "
                              'access, a training augmentation; evaluate with a fixed mode such as concat_one')
+        if caption_mode == 'amc' and joiner != ' <and> ':
+            raise ValueError(f"FashionIQDataset: caption_mode='amc' writes AMC's fixed text {AMC_FORMAT!r}, so "
+                             f'joiner={joiner!r} would be ignored; leave joiner at its default')
         if image_layout not in _LAYOUTS:
             raise ValueError(f'FashionIQDataset.image_layout must be one of {tuple(_LAYOUTS)}, got {image_layout!r}')
         if not isinstance(joiner, str) or not joiner.strip():
