@@ -3,7 +3,9 @@ from .css_dataset import CSSDataset
 from .fashion200k import Fashion200kDataset
 from .fashioniq import FashionIQDataset
 from .shoes import ShoesDataset
+from .triplets import CIRTripletDataset
 from .transforms import *  # noqa: F401,F403
 
 __all__ = ['BaseCIRDataset', 'CIRGalleryDataset', 'CSSDataset', 'FashionIQDataset', 'ShoesDataset',
-           'Fashion200kDataset']
+           'Fashion200kDataset',
+           'CIRTripletDataset']
