@@ -248,8 +248,9 @@ class ImageFileChecks:
     missing file, or all of whose targets were dropped from the gallery, are
     removed and logged (:func:`log_dropped`, plus one line with both counts).
 
-    ``skip_missing`` may also be the path of a list of names (the fetcher's
-    ``missing.txt``: ``<name>`` per line, file stem or basename): then only
+    ``skip_missing`` may also be the path (relative to ``data_root`` unless
+    absolute) of a list of names (the fetcher's ``missing.txt``: ``<name>`` or
+    ``<name>\t<reason>`` per line, file stem or basename): then only
     those files may be absent, and any other missing file is still an error.
     """
 
@@ -260,7 +261,9 @@ class ImageFileChecks:
         """The part of ``missing`` that ``skip_missing`` lets the loader drop (all, or the listed names)."""
         if not isinstance(self.skip_missing, str):
             return dict(missing) if self.skip_missing else {}
-        names = read_missing_list(self.skip_missing, f'{self.name} skip_missing list')
+        path = self.skip_missing if os.path.isabs(self.skip_missing) else \
+            os.path.join(self.data_root, self.skip_missing)
+        names = read_missing_list(path, f'{self.name} skip_missing list')
         return {p: r for p, r in missing.items()
                 if os.path.basename(p) in names or os.path.splitext(os.path.basename(p))[0] in names}
 
