@@ -11,10 +11,9 @@ import os
 import textwrap
 from typing import List, Tuple
 
-from mmengine.config import DictAction
 from PIL import Image, ImageDraw
 
-from .check_dataset import _build, dataset_sections, load_tool_config
+from .check_dataset import _build, add_cfg_options_arg, dataset_sections, load_tool_config
 
 __all__ = ['THUMB', 'ROW_HEIGHT', 'grid_width', 'query_row', 'main']
 
@@ -86,15 +85,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--start', type=int, default=0, help='first query index')
     parser.add_argument('--max-targets', type=int, default=3, help='correct images shown per query')
     parser.add_argument('--out', default='browse_dataset.png', help='output PNG')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries (data_root=... reaches every dataset)')
+    add_cfg_options_arg(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from sdfn_plugin.utils import register_all_modules
-    register_all_modules()
     cfg = load_tool_config(args.config, args.cfg_options)
     sections = [ds for _, ds in dataset_sections(cfg, (args.split, ))]
     if not sections:

@@ -25,9 +25,18 @@ from mmengine.config import Config, DictAction
 __all__ = ['dataset_sections', 'check_dataset', 'load_tool_config', 'main']
 
 
+def add_cfg_options_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries (data_root=... reaches every dataset)')
+
+
 def load_tool_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """The config of a dataset tool, with ``--cfg-options`` merged (``data_root=`` reaching every dataset)."""
+    """The config of a dataset tool (registries imported), with ``--cfg-options`` merged (``data_root=``
+    reaching every dataset)."""
+    from sdfn_plugin.utils import register_all_modules
+
     from .data_root import merge_cfg_options
+    register_all_modules()
     cfg = Config.fromfile(path)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
@@ -114,15 +123,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--splits', nargs='+', default=['train', 'val', 'test'], choices=['train', 'val', 'test'])
     parser.add_argument('--no-decode', action='store_true', help='check that files exist, without decoding them')
     parser.add_argument('--workers', type=int, default=8, help='decoding threads')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries (data_root=... reaches every dataset)')
+    add_cfg_options_arg(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from sdfn_plugin.utils import register_all_modules
-    register_all_modules()
     cfg = load_tool_config(args.config, args.cfg_options)
     sections = dataset_sections(cfg, args.splits)
     if not sections:
