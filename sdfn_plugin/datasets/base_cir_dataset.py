@@ -31,6 +31,10 @@ class CIRGalleryDataset(BaseDataset):
                 raise KeyError(f'gallery item {i} has no img_path (keys: {sorted(item)})')
         return self._items
 
+    def gallery_keys(self) -> List[str]:
+        """One key per item for a gallery index: the image id (its path when there is none)."""
+        return [str(item.get('img_id', item['img_path'])) for item in self._items]
+
 
 def compose_texts(captions: Sequence[str], mode: str, joiner: str) -> List[str]:
     """Query texts of one annotation's (stripped) captions under ``caption_mode``.

@@ -13,7 +13,7 @@ from typing import List, Tuple
 
 from PIL import Image, ImageDraw
 
-from .check_dataset import _build, add_cfg_options_arg, dataset_sections, load_tool_config
+from sdfn_plugin.cli.dataset_config import add_cfg_options_arg, build_dataset, dataset_sections, load_tool_config
 
 __all__ = ['THUMB', 'ROW_HEIGHT', 'grid_width', 'query_row', 'main']
 
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         raise SystemExit(f'{args.config}: no {args.split}_dataloader dataset')
     if not 0 <= args.index < len(sections):
         raise SystemExit(f'--index {args.index}: the {args.split} split has {len(sections)} dataset(s)')
-    ds = _build(sections[args.index], check_images=False, duplicates='keep')  # look, do not judge
+    ds = build_dataset(sections[args.index], check_images=False, duplicates='keep')  # look, do not judge
     stop = min(len(ds), args.start + args.num)
     if args.start >= stop:
         raise SystemExit(f'--start {args.start}: the dataset has {len(ds)} queries')

@@ -14,67 +14,13 @@ The same image check runs inside a training run when a dataset is built with
 a bad file then stops the run before the first iteration.
 """
 import argparse
-import copy
-import inspect
 import sys
 from collections import Counter
-from typing import Dict, List, Optional, Tuple
+from typing import Dict
 
-from mmengine.config import Config, DictAction
+from sdfn_plugin.cli.dataset_config import add_cfg_options_arg, build_dataset, dataset_sections, load_tool_config
 
-__all__ = ['dataset_sections', 'check_dataset', 'load_tool_config', 'main']
-
-
-def add_cfg_options_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries (data_root=... reaches every dataset)')
-
-
-def load_tool_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """The config of a dataset tool (registries imported), with ``--cfg-options`` merged (``data_root=``
-    reaching every dataset)."""
-    from sdfn_plugin.utils import register_all_modules
-
-    from .data_root import merge_cfg_options
-    register_all_modules()
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        merge_cfg_options(cfg, cfg_options)
-    return cfg
-
-
-def dataset_sections(cfg: Config, splits=('train', 'val', 'test')) -> List[Tuple[str, dict]]:
-    """``(label, dataset cfg)`` of every dataloader of ``splits``; a dataset shared by val and test appears once."""
-    out: List[Tuple[str, dict]] = []
-    seen: List[dict] = []
-    for split in splits:
-        loaders = cfg.get(f'{split}_dataloader')
-        if loaders is None:
-            continue
-        loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
-        for i, loader in enumerate(loaders):
-            ds = loader.get('dataset') if loader else None
-            if ds is None or ds in seen:
-                continue
-            seen.append(ds)
-            out.append((f'{split}[{i}]' if len(loaders) > 1 else split, ds.to_dict() if hasattr(ds, 'to_dict')
-                        else dict(ds)))
-    return out
-
-
-def _build(ds_cfg: dict, **settings):
-    """Build a dataset with those of ``settings`` its class accepts."""
-    from sdfn_plugin.registry import DATASETS
-    ds_cfg = copy.deepcopy(ds_cfg)
-    ds_cfg.pop('pipeline', None)  # loading images is not needed to list them
-    ds_cfg.pop('gallery_pipeline', None)
-    cls = DATASETS.get(ds_cfg['type'])
-    if cls is None:
-        raise KeyError(f'dataset type {ds_cfg["type"]!r} is not registered')
-    params = inspect.signature(cls.__init__).parameters
-    ds_cfg.update({k: v for k, v in settings.items() if k in params})
-    ds_cfg['lazy_init'] = False
-    return DATASETS.build(ds_cfg)
+__all__ = ['check_dataset', 'main']
 
 
 def check_dataset(label: str, ds_cfg: dict, decode: bool = True, workers: int = 8) -> Dict[str, object]:
@@ -82,14 +28,14 @@ def check_dataset(label: str, ds_cfg: dict, decode: bool = True, workers: int = 
     from sdfn_plugin.datasets.data_checks import IMAGE_FAULTS, find_missing_images
     result: Dict[str, object] = dict(label=label, type=ds_cfg.get('type'), errors=[])
     try:
-        ds = _build(ds_cfg, check_images=False)
+        ds = build_dataset(ds_cfg, check_images=False)
     except ValueError as err:
         if 'duplicated' not in str(err):
             result['errors'].append(f'{type(err).__name__}: {err}')
             return result
         # the loader's message names the file, the count and the first duplicate; go on with the other checks
         result['errors'].append(f'duplicates: {err}')
-        ds = _build(ds_cfg, check_images=False, duplicates='keep')
+        ds = build_dataset(ds_cfg, check_images=False, duplicates='keep')
     except Exception as err:  # noqa: BLE001 - reported, and the next dataset is checked
         result['errors'].append(f'{type(err).__name__}: {err}')
         return result

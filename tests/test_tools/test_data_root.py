@@ -4,7 +4,7 @@ import os
 import pytest
 from mmengine.config import Config
 
-from sdfn_plugin.tools.data_root import merge_cfg_options
+from sdfn_plugin.cli.data_root import merge_cfg_options
 
 CONFIGS = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', 'configs'))
 
