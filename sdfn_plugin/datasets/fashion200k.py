@@ -212,6 +212,10 @@ class Fashion200kDataset(BaseCIRDataset):
             return repr(self._root(self.test_queries_file))
         return repr(os.path.join(self._root(self.label_dir), f'*_{self.split}_detect_all.txt'))
 
+    def protocol_details(self) -> List[str]:
+        out = [f'match={self.match!r}']
+        return out + ([f'queries from {self.test_queries_file}'] if self.split == 'test' else [])
+
     def _root(self, sub: str) -> str:
         return sub if os.path.isabs(sub) else os.path.join(self.data_root, sub)
 

@@ -173,6 +173,11 @@ class CIRTripletDataset(ImageFileChecks, BaseCIRDataset):
     def query_source(self) -> str:
         return repr(self.ann_file)
 
+    def protocol_details(self) -> List[str]:
+        gallery = f'gallery_file={self.gallery_file!r}' if self.gallery_file else 'gallery=every referenced image'
+        return [f'ann_file={os.path.basename(self.ann_file)!r}', f'caption_mode={self.caption_mode!r}'] + \
+            ([gallery] if self.is_eval else [])
+
     def image_path(self, name: str) -> str:
         return os.path.join(self._root(self.image_dir), name)
 
