@@ -22,8 +22,12 @@ def prepare_evaluation_gallery(model, dataloader) -> None:
     gallery = dataset.gallery_dataset()
     _unwrap(model).prepare_gallery(gallery, dataloader.batch_size or 32, getattr(dataloader, 'num_workers', 0),
                                    progress=True, fingerprint=False)
-    MMLogger.get_current_instance().info(
-        f'evaluation protocol: {len(dataset)} queries against a gallery of {len(gallery)} images')
+    # one line per evaluation so that protocol mix-ups (pairs, list, gallery) show in every log
+    if hasattr(dataset, 'protocol_summary'):
+        line = dataset.protocol_summary(bool(getattr(_unwrap(model), 'exclude_reference', True)))
+    else:
+        line = f'evaluation protocol: {len(dataset)} queries against a gallery of {len(gallery)} images'
+    MMLogger.get_current_instance().info(line)
 
 
 @HOOKS.register_module()
