@@ -29,7 +29,8 @@ def load_config(args: argparse.Namespace) -> Config:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = load_config_file(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        from .data_root import merge_cfg_options
+        merge_cfg_options(cfg, args.cfg_options)  # data_root=... reaches every dataset (see data_root.py)
     check_config(cfg, args.config)
     # before the Runner allocates anything: the CPU allocator policy of this process and its workers
     configure_from_env_cfg(cfg.get('env_cfg'))
