@@ -13,6 +13,7 @@ from mmengine.registry import DefaultScope
 
 from sdfn_plugin.engine.checkpoint import load_checkpoint_file
 from sdfn_plugin.registry import MODELS
+from sdfn_plugin.tools import print_config
 from sdfn_plugin.tools import test as test_tool
 from sdfn_plugin.tools import train as train_tool
 
@@ -127,6 +128,11 @@ def test_schedules_that_train_nothing_and_bad_arguments_fail_before_any_work(tra
     code, out = _run(capsys, test_tool, cfg, ckpt, '--metrics-out', missing)
     assert code == 1 and _last_error(out) == (
         f'error: FileNotFoundError: --metrics-out {missing}: the folder {missing.parent} does not exist')
+    code, out = _run(capsys, print_config, cfg, '--out', missing)  # the other tools share both checks
+    assert code == 1 and _last_error(out) == (
+        f'error: FileNotFoundError: --out {missing}: the folder {missing.parent} does not exist')
+    code, out = _run(capsys, print_config, cfg, '--cfg-options', 'data_root')
+    assert code == 2 and "argument --cfg-options: 'data_root' is not KEY=VALUE" in out
     (tmp_path / 'empty.pth').write_bytes(b'')
     for tool, args in ((test_tool, [tmp_path / 'empty.pth']), (train_tool, ['--resume', tmp_path / 'empty.pth'])):
         code, out = _run(capsys, tool, cfg, *args)
