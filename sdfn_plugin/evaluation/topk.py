@@ -7,7 +7,10 @@ be 3.7 GiB of float32). Two paths:
   CosineScorer): queries and gallery are cut into blocks; each block is one
   ``torch.mm(..., out=buffer)`` into a single reused buffer, the reference
   exclusion writes ``-inf`` into that buffer (one ``index_put_``, no mask), and
-  ``torch.topk`` keeps the block's best ``k``; blocks of one query chunk are
+  the block's best ``k`` are kept: on long rows by a two-stage exact selection
+  (:func:`_grouped_topk`: maxima of groups of 8, then ``torch.topk`` over the
+  best groups' items, about half the cost of one ``topk`` over the rows),
+  otherwise by ``torch.topk``; blocks of one query chunk are
   merged with one more ``topk`` over the ``2k`` candidates. Extra memory is the
   buffer (``query_chunk * gallery_chunk`` scores) plus the outputs. On long
   gallery rows ``topk`` costs a few percent of the product (4,096 queries
