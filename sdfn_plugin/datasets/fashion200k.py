@@ -1,6 +1,6 @@
 """Fashion200K (Han et al., ICCV 2017; xthan/fashion-200k) with the composed-retrieval
 protocol of TIRG (Vo et al., CVPR 2019; google/tirg ``datasets.py``), as described in
-``docs/cir_protocols.md`` Sec. 1.3 and 2.4 (also used by VAL and ARTEMIS). This loader
+``docs/datasets.md`` (Fashion200K files and protocol; also used by VAL and ARTEMIS). This loader
 is our own code.
 """
 import glob
@@ -200,6 +200,10 @@ class Fashion200kDataset(BaseCIRDataset):
     @property
     def name(self) -> str:
         return f'Fashion200k({self.split})'
+
+    def protocol_details(self) -> List[str]:
+        out = [f'match={self.match!r}']
+        return out + ([f'queries from {self.test_queries_file}'] if self.split == 'test' else [])
 
     def _root(self, sub: str) -> str:
         return sub if os.path.isabs(sub) else os.path.join(self.data_root, sub)

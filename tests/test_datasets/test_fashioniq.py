@@ -1,6 +1,6 @@
 """FashionIQDataset on the official annotation files (shared/data/fashioniq) with placeholder images.
 
-Expected counts: docs/cir_protocols.md Sec. 1.1 and shared/data/README.md Sec. 1.
+Expected counts: docs/datasets.md (FashionIQ files), computed from the official files.
 """
 import json
 import os
@@ -8,14 +8,19 @@ import shutil
 
 import pytest
 
+from cir_testlib import SHARED_DATA, official_data
 from sdfn_plugin.datasets import FashionIQDataset
 from sdfn_plugin.datasets.transforms import LoadCIRImages
 from sdfn_plugin.testing.placeholders import write_placeholder_images, write_truncated_jpeg
 
-SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data'))
-FIQ = os.path.join(SHARED, 'fashioniq')
-pytestmark = pytest.mark.skipif(not os.path.isdir(os.path.join(FIQ, 'captions')),
-                                reason=f'official FashionIQ annotations not found at {FIQ}')
+FIQ = os.path.join(SHARED_DATA, 'fashioniq')
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _official_files():
+    """Skip without the official files; fail under CI=true. (tests/test_datasets/test_annotation_fixtures.py runs
+    the same parser on the excerpts in tests/data.)"""
+    official_data('fashioniq', 'captions')
 
 CATS = ('dress', 'shirt', 'toptee')
 VAL_TRIPLETS = dict(dress=2017, shirt=2038, toptee=1961)
@@ -94,6 +99,42 @@ def test_caption_texts_and_joiner():
     single = _ds(caption_mode='single')
     assert [single.get_data_info(i)['text'] for i in (0, 1)] == [c0, c1]
     assert _ds(joiner=' and ').get_data_info(0)['text'] == f'{c0} and {c1}'
+
+
+def test_amc_caption_mode_and_vocabulary_texts():
+    """AMC's "<BOS> c0 <AND> c1 <EOS>": tokenised as AMC does, the markers become bos / and / eos, and bos / eos
+    are unknown words because the vocabulary comes from the single captions."""
+    from sdfn_plugin.models.encoders.text.vocabulary import Vocabulary, tokenize
+    raw = _raw('dress')
+    ds = _ds(caption_mode='amc')
+    assert len(ds) == 2017
+    c0, c1 = (c.strip() for c in raw[0]['captions'])
+    text = ds.get_data_info(0)['text']
+    assert text == f'<BOS> {c0} <AND> {c1} <EOS>'
+    assert tokenize(text) == ['bos', *tokenize(c0), 'and', *tokenize(c1), 'eos']
+    texts = ds.texts()
+    assert texts == [c.strip() for t in raw for c in t['captions'] if c.strip()] and len(texts) == 4034
+    vocab = Vocabulary.from_texts(texts)
+    assert 'bos' not in vocab.stoi and 'eos' not in vocab.stoi and 'and' in vocab.stoi
+    ids = vocab.encode(text)
+    assert ids[0] == ids[-1] == vocab.stoi['<unk>'] and ids[len(tokenize(c0)) + 1] == vocab.stoi['and']
+
+
+def test_random_caption_order_draws_the_four_texts():
+    """CLIP4Cir's training text: c0+c1, c1+c0, c0 or c1, uniformly, drawn again at every access."""
+    import random
+    raw = _raw('dress', 'train')
+    c0, c1 = (c.strip() for c in raw[0]['captions'])
+    ds = _ds(split='train', caption_mode='random', joiner=' and ')
+    assert len(ds) == 5985 and ds.texts()[0] == f'{c0} and {c1}'
+    random.seed(0)
+    draws = [ds[0]['text'] for _ in range(400)]
+    counts = {t: draws.count(t) for t in set(draws)}
+    assert set(counts) == {f'{c0} and {c1}', f'{c1} and {c0}', c0, c1}
+    assert all(70 <= n <= 130 for n in counts.values()), counts  # 100 expected each; 6 sigma is about 52
+    assert 'text_choices' not in ds[0] and ds.get_data_info(0)['text'] == f'{c0} and {c1}'
+    with pytest.raises(ValueError, match="caption_mode='random' draws a new text at every access"):
+        _ds(caption_mode='random')
 
 
 def test_empty_caption_behaviour(caplog_mm):
