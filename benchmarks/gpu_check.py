@@ -208,8 +208,11 @@ def _print_row(row: Dict) -> None:
 
 
 def run_eval(args: argparse.Namespace, models: Dict, clock: Clock, size: int) -> Dict:
+    """Evaluation throughput of every model (tiny: SDFN and image-only, the same code path)."""
     out = {}
     for name, (model_cfg, paper_batch, _) in models.items():
+        if args.tiny and name not in ('sdfn', 'image-only'):
+            continue
         batch = 2 if args.tiny else paper_batch
 
         def measure():
@@ -326,12 +329,19 @@ def main(argv=None) -> Dict:
     print(f'gpu_check: torch {torch.__version__}, {name}, {torch.get_num_threads()} CPU threads, '
           f'{"tiny" if args.tiny else "full"} sizes, budget {args.budget_s:.0f} s', flush=True)
     out: Dict = {'args': vars(args), 'device_name': name, 'torch': torch.__version__}
-    out['retrieval'] = run_retrieval(args, clock)
+    sections = out['section_seconds'] = {}
+
+    def section(name, fn):
+        start = clock.elapsed()
+        out[name] = fn()
+        sections[name] = clock.elapsed() - start
+
+    section('retrieval', lambda: run_retrieval(args, clock))
     with temp_vocab_dir() as vocab_dir:
         models = method_models(vocab_dir, depth)
-        out['eval'] = run_eval(args, models, clock, size)
-        out['ddp'] = {'skipped': '--no-ddp'} if args.no_ddp else run_ddp(args, clock)
-        out['steps'] = run_steps(args, models, clock, size, depth)
+        section('eval', lambda: run_eval(args, models, clock, size))
+        section('ddp', lambda: {'skipped': '--no-ddp'} if args.no_ddp else run_ddp(args, clock))
+        section('steps', lambda: run_steps(args, models, clock, size, depth))
     out['seconds'] = clock.elapsed()
     out['failed'] = _failures(out)
     with open(args.json_out, 'w') as f:

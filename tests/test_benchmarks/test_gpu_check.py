@@ -58,7 +58,10 @@ def test_paper_batches_and_shared_backbone(tmp_path):
 
 def test_eval_retrieval_and_ddp_sections(tiny_check):
     written = tiny_check[1]
-    for name in ('sdfn', 'tirg', 'amc', 'image-only'):
+    assert set(written['eval']) == {'sdfn', 'image-only'}  # tiny: two models, the same code path
+    assert set(written['section_seconds']) == {'retrieval', 'eval', 'ddp', 'steps'}
+    assert sum(written['section_seconds'].values()) <= written['seconds']
+    for name in ('sdfn', 'image-only'):
         row = written['eval'][name]
         assert row['batch'] == 2 and row['queries/s'] > 0 and row['gallery images/s'] > 0 and row['peak_bytes'] > 0
     ret = written['retrieval']
