@@ -27,7 +27,8 @@ def main(argv=None) -> None:
         from sdfn_plugin.cli.config_file import load_config_file
         cfg = load_config_file(args.config)
         if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
+            from sdfn_plugin.cli.data_root import merge_cfg_options
+            merge_cfg_options(cfg, args.cfg_options)  # as train/test do: data_root=... reaches every dataset
         check_config(cfg, args.config)
         print(cfg.pretty_text)
         if args.out:

@@ -5,7 +5,6 @@ import argparse
 import json
 
 from mmengine.dist import get_rank
-from mmengine.runner import Runner
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -19,12 +18,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.cli.common import load_test_config, run_main
+    from sdfn_plugin.cli.common import build_runner, check_output_path, checkpoint_policy, load_test_config, run_main
 
     def _run():
         import sdfn_plugin  # noqa: F401
+        check_output_path(args.metrics_out, '--metrics-out')
         cfg = load_test_config(args)
-        metrics = Runner.from_cfg(cfg).test()
+        with checkpoint_policy(args):
+            metrics = build_runner(cfg).test()
         if args.metrics_out and get_rank() == 0:
             flat = {k: float(v) for k, v in metrics.items()}
             with open(args.metrics_out, 'w') as f:

@@ -118,6 +118,8 @@ def test_amc_caption_mode_and_vocabulary_texts():
     assert 'bos' not in vocab.stoi and 'eos' not in vocab.stoi and 'and' in vocab.stoi
     ids = vocab.encode(text)
     assert ids[0] == ids[-1] == vocab.stoi['<unk>'] and ids[len(tokenize(c0)) + 1] == vocab.stoi['and']
+    with pytest.raises(ValueError, match="caption_mode='amc' writes AMC's fixed text"):
+        _ds(caption_mode='amc', joiner=' and ')
 
 
 def test_random_caption_order_draws_the_four_texts():
