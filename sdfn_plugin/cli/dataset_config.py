@@ -6,13 +6,15 @@ import copy
 import inspect
 from typing import List, Optional, Tuple
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from .common import KeyValueAction
 
 __all__ = ['add_cfg_options_arg', 'load_tool_config', 'dataset_sections', 'build_dataset']
 
 
 def add_cfg_options_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
                         help='override config entries (data_root=... reaches every dataset)')
 
 

@@ -1,5 +1,6 @@
 """Query datasets with an attached gallery, on top of mmengine's BaseDataset."""
 import copy
+import os
 import random
 from abc import abstractmethod
 from typing import Callable, List, Optional, Sequence, Union
@@ -33,8 +34,9 @@ class CIRGalleryDataset(BaseDataset):
         return self._items
 
     def gallery_keys(self) -> List[str]:
-        """One key per item for a gallery index: the image id (its path when there is none)."""
-        return [str(item.get('img_id', item['img_path'])) for item in self._items]
+        """One key per item for a gallery index: the absolute image path (as for an index built
+        from a folder with ``ImageListDataset``, so rankings of both name images alike)."""
+        return [os.path.abspath(item['img_path']) for item in self._items]
 
 
 def compose_texts(captions: Sequence[str], mode: str, joiner: str) -> List[str]:

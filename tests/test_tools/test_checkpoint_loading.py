@@ -13,6 +13,7 @@ from mmengine.registry import DefaultScope
 
 from sdfn_plugin.engine.checkpoint import load_checkpoint_file
 from sdfn_plugin.registry import MODELS
+from sdfn_plugin.tools import print_config
 from sdfn_plugin.tools import test as test_tool
 from sdfn_plugin.tools import train as train_tool
 
@@ -107,6 +108,10 @@ def test_resume_with_a_wrong_shape_fails_before_training(trained, capsys, tmp_pa
                      '--cfg-options', 'train_cfg.max_epochs=2')
     assert code == 1 and f'1 shape mismatches ({key})' in _last_error(out) and 'first shape mismatch' in out
     assert not osp.exists(work / 'epoch_2.pth')
+    torch.save({'state_dict': load_checkpoint_file(ckpt)['state_dict']}, str(tmp_path / 'weights.pth'))
+    code, out = _run(capsys, train_tool, cfg, '--resume', tmp_path / 'weights.pth', '--work-dir', work)
+    assert code == 1 and _last_error(out).startswith(
+        f'error: ValueError: cannot resume from {tmp_path / "weights.pth"}: it holds weights only')
 
 
 def test_schedules_that_train_nothing_and_bad_arguments_fail_before_any_work(trained, capsys, tmp_path):
@@ -127,6 +132,11 @@ def test_schedules_that_train_nothing_and_bad_arguments_fail_before_any_work(tra
     code, out = _run(capsys, test_tool, cfg, ckpt, '--metrics-out', missing)
     assert code == 1 and _last_error(out) == (
         f'error: FileNotFoundError: --metrics-out {missing}: the folder {missing.parent} does not exist')
+    code, out = _run(capsys, print_config, cfg, '--out', missing)  # the other tools share both checks
+    assert code == 1 and _last_error(out) == (
+        f'error: FileNotFoundError: --out {missing}: the folder {missing.parent} does not exist')
+    code, out = _run(capsys, print_config, cfg, '--cfg-options', 'data_root')
+    assert code == 2 and "argument --cfg-options: 'data_root' is not KEY=VALUE" in out
     (tmp_path / 'empty.pth').write_bytes(b'')
     for tool, args in ((test_tool, [tmp_path / 'empty.pth']), (train_tool, ['--resume', tmp_path / 'empty.pth'])):
         code, out = _run(capsys, tool, cfg, *args)
