@@ -53,6 +53,18 @@ def test_read_grayscale_and_rgba_become_rgb(tmp_path):
     assert torch.equal(read_image(str(tmp_path / 'a.png')), torch.from_numpy(rgba[..., :3]).permute(2, 0, 1))
 
 
+def test_read_palette_and_jpeg_match_pil_rgb_conversion(tmp_path):
+    # read_image skips convert() for RGB files; every mode must still give PIL's RGB pixels
+    Image.fromarray(_rgb(6, 8, seed=1)).convert('P').save(tmp_path / 'p.gif')
+    Image.fromarray(_rgb(6, 8, seed=2)).save(tmp_path / 'j.jpg', quality=90)
+    for name in ('p.gif', 'j.jpg'):
+        with Image.open(tmp_path / name) as im:
+            expected = torch.from_numpy(np.array(im.convert('RGB'))).permute(2, 0, 1)
+        img = read_image(str(tmp_path / name))
+        assert img.is_contiguous() and torch.equal(img, expected)
+        img[0, 0, 0] = 7  # a writable tensor of its own
+
+
 def test_missing_file(tmp_path):
     path = str(tmp_path / 'nope.png')
     with pytest.raises(FileNotFoundError, match=re.escape(repr(path))):

@@ -14,7 +14,9 @@ def read_image(path: str, allow_truncated: bool = False) -> torch.Tensor:
     ImageFile.LOAD_TRUNCATED_IMAGES = allow_truncated
     try:
         with Image.open(path) as im:
-            arr = np.asarray(im.convert('RGB'))
+            # np.array copies once into a writable array; convert() only when the mode differs
+            # (on an RGB image it would be one more full copy of the same pixels)
+            arr = np.array(im if im.mode == 'RGB' else im.convert('RGB'))
     except FileNotFoundError:
         raise FileNotFoundError(f'image file not found: {path!r}') from None
     except (UnidentifiedImageError, OSError) as err:
@@ -22,7 +24,7 @@ def read_image(path: str, allow_truncated: bool = False) -> torch.Tensor:
                       '(truncated/corrupt file? re-encode it or set allow_truncated=True)') from None
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 
 def image_path(results: dict, key: str, transform: str) -> str:
