@@ -19,15 +19,22 @@ an epoch (``drop_last``) has no teacher in the next one — and clears ``current
 Buffers are resized in place (``tensor.data = ...``) so objects holding
 references to them (DDP's buffer list, EMA copies made later) stay valid.
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
 from torch import nn
 
-__all__ = ['PathMemory']
+__all__ = ['PathMemory', 'path_memory_keys']
 
 _BUFFERS = ('teacher', 'teacher_valid', 'current', 'current_valid')
+
+
+def path_memory_keys(state_dict: dict) -> List[str]:
+    """The keys of every :class:`PathMemory` in a model ``state_dict`` (training-only state:
+    ``tools/publish_model.py`` drops them; a model loads without them)."""
+    prefixes = {k[:-len('teacher')] for k in state_dict if k.endswith('teacher')}
+    return sorted(p + name for p in prefixes if all(p + n in state_dict for n in _BUFFERS) for name in _BUFFERS)
 
 
 class PathMemory(nn.Module):

@@ -48,6 +48,8 @@ class TimmEncoder(ImageTower):
             -1: none.
         frozen_bn: freeze all BatchNorm layers (affine and statistics).
     """
+    # initial weights only: reset by sdfn_plugin.apis.get_model when a checkpoint restores the model
+    INIT_WEIGHT_ARGS = {'pretrained': False, 'pretrained_cfg_overlay': None, 'checkpoint': None}
 
     def __init__(self, model_name: str, pretrained: bool = False, pretrained_cfg_overlay: Optional[dict] = None,
                  checkpoint: Optional[str] = None, model_args: Optional[dict] = None,

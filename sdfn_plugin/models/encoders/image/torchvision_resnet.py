@@ -34,6 +34,9 @@ class TorchvisionResNet(FreezableMixin, MapImageEncoder):
             under ``train()``; the projection (``out_dim``) stays trainable, as in
             the other towers.
     """
+    # arguments that only choose initial weights: a model restored from its own checkpoint
+    # (sdfn_plugin.apis.get_model) resets them, so nothing is downloaded or read in vain
+    INIT_WEIGHT_ARGS = {'weights': None, 'checkpoint': None}
 
     def __init__(self, depth: int = 50, out_dim: Optional[int] = 1024, proj_bias: bool = False,
                  weights: Optional[str] = None, checkpoint: Optional[str] = None,

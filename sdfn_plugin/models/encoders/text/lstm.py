@@ -16,15 +16,20 @@ _POOLING = ('last', 'max')
 
 
 def build_vocabulary(vocab_file: Optional[str], vocab_dataset: Optional[dict],
-                     specials: Sequence[str] = ()) -> Vocabulary:
-    """Vocabulary from a file, or from the training texts of a dataset config.
+                     specials: Sequence[str] = (), vocab: Optional[Sequence[str]] = None) -> Vocabulary:
+    """Vocabulary from a file, from the training texts of a dataset config, or
+    from a saved word list (``vocab``: what checkpoints store, id = position).
 
     Building from the dataset config (the usual case) reads annotations only;
-    the resulting word list is also stored in checkpoints and checked on load.
+    the resulting word list is also stored in checkpoints and checked on load,
+    so a trained model is rebuilt from its checkpoint with ``vocab`` alone
+    (:func:`sdfn_plugin.apis.get_model` does this).
     """
-    if (vocab_file is None) == (vocab_dataset is None):
-        raise ValueError('text encoder: give exactly one of vocab_file (path) or vocab_dataset '
-                         '(the training dataset config whose texts define the vocabulary)')
+    if sum(src is not None for src in (vocab_file, vocab_dataset, vocab)) != 1:
+        raise ValueError('text encoder: give exactly one of vocab_file (path), vocab_dataset '
+                         '(the training dataset config whose texts define the vocabulary) or vocab (word list)')
+    if vocab is not None:
+        return Vocabulary.from_itos(vocab, 'text_encoder.vocab')
     if vocab_file is not None:
         return Vocabulary.load(vocab_file)
     dataset = DATASETS.build(vocab_dataset)
@@ -46,7 +51,7 @@ class LSTMTextEncoder(nn.Module):
     raw strings.
 
     Args:
-        vocab_file / vocab_dataset: vocabulary source, see :func:`build_vocabulary`.
+        vocab_file / vocab_dataset / vocab: vocabulary source, see :func:`build_vocabulary`.
         embed_dim: word embedding size (300 with GloVe).
         hidden_dim: recurrent hidden size per direction.
         out_dim: optional Linear after dropout applied to words and sentence.
@@ -56,12 +61,15 @@ class LSTMTextEncoder(nn.Module):
         rnn: ``'lstm'`` or ``'gru'``; ``bidirectional`` concatenates directions.
         max_length: texts are truncated to this many tokens.
     """
+    # initial weights only: reset by sdfn_plugin.apis.get_model when a checkpoint restores the model
+    INIT_WEIGHT_ARGS = {'glove_file': None}
 
     def __init__(self, vocab_file: Optional[str] = None, vocab_dataset: Optional[dict] = None,
                  embed_dim: int = 512, hidden_dim: int = 512, out_dim: Optional[int] = None,
                  num_layers: int = 1, bidirectional: bool = False, rnn: str = 'lstm',
                  pooling: str = 'last', dropout: float = 0.1, glove_file: Optional[str] = None,
-                 freeze_embeddings: bool = False, specials: Sequence[str] = (), max_length: int = 64) -> None:
+                 freeze_embeddings: bool = False, specials: Sequence[str] = (), max_length: int = 64,
+                 vocab: Optional[Sequence[str]] = None) -> None:
         super().__init__()
         if pooling not in _POOLING:
             raise ValueError(f'LSTMTextEncoder.pooling must be one of {_POOLING}, got {pooling!r}')
@@ -69,7 +77,7 @@ class LSTMTextEncoder(nn.Module):
             raise ValueError(f"LSTMTextEncoder.rnn must be 'lstm' or 'gru', got {rnn!r}")
         if max_length < 1:
             raise ValueError(f'LSTMTextEncoder.max_length must be >= 1, got {max_length}')
-        self.vocab = build_vocabulary(vocab_file, vocab_dataset, specials)
+        self.vocab = build_vocabulary(vocab_file, vocab_dataset, specials, vocab)
         MMLogger.get_current_instance().info(f'text vocabulary: {len(self.vocab)} tokens')
         self.embedding = nn.Embedding(len(self.vocab), embed_dim, padding_idx=0)
         if glove_file is not None:

@@ -63,8 +63,14 @@ class Vocabulary:
         """Read a vocabulary file: one word per line, ids = line numbers."""
         with open(path, encoding='utf-8') as f:
             itos = [line.rstrip('\n') for line in f]
-        if itos[:2] != [PAD, UNK]:
-            raise ValueError(f'vocabulary file {path!r} must start with {PAD!r} and {UNK!r} lines')
+        return cls.from_itos(itos, f'vocabulary file {path!r}')
+
+    @classmethod
+    def from_itos(cls, itos: Sequence[str], source: str = 'vocabulary') -> 'Vocabulary':
+        """The vocabulary whose id ``i`` is ``itos[i]`` (a saved word list: a file or a checkpoint)."""
+        itos = list(itos)
+        if itos[:2] != [PAD, UNK] or not all(isinstance(w, str) for w in itos):
+            raise ValueError(f'{source} must be a list of words starting with {PAD!r} and {UNK!r}')
         vocab = cls([])
         vocab.itos = itos
         vocab.specials = tuple(w for w in itos[2:] if w.startswith('<') and w.endswith('>'))

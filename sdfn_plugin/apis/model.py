@@ -1,0 +1,132 @@
+"""Build ready-to-use models: ``list_models`` and ``get_model`` (mmpretrain's ``apis`` names).
+
+``get_model(config_or_name, checkpoint)`` needs the checkpoint and nothing else:
+the recurrent text encoders' vocabulary is read from the checkpoint (each
+``LSTMTextEncoder`` stores its word list as ``<prefix>._extra_state``), so a
+config whose ``text_encoder.vocab_dataset`` points at training annotations
+builds in an empty directory, and arguments that only choose initial weights
+(``INIT_WEIGHT_ARGS`` of each encoder: torchvision/timm pretrained weights,
+GloVe files) are reset because the checkpoint overwrites those weights anyway.
+"""
+import copy
+import fnmatch
+import os
+import os.path as osp
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import DefaultScope
+from torch import nn
+
+from .checkpoint_io import load_checkpoint_file, state_dict_of
+
+__all__ = ['list_models', 'get_model', 'resolve_config', 'model_config', 'CONFIG_DIR']
+
+CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
+_VOCAB_SUFFIX = '._extra_state'
+
+
+def list_models(pattern: Optional[str] = None) -> List[str]:
+    """Names of the shipped configs (``'tirg_css'``...), sorted; ``pattern`` is an
+    fnmatch wildcard such as ``'sdfn*'`` or ``'*_css'``."""
+    names = sorted(osp.splitext(f)[0] for f in os.listdir(CONFIG_DIR)
+                   if f.endswith('.py') and not f.startswith('_'))
+    return names if pattern is None else [n for n in names if fnmatch.fnmatch(n, pattern)]
+
+
+def resolve_config(config_or_name: Union[str, Config]) -> Config:
+    """A :class:`Config` from a config object, a config file or a shipped config name."""
+    if isinstance(config_or_name, Config):
+        return copy.deepcopy(config_or_name)
+    if not isinstance(config_or_name, str):
+        raise TypeError(f'config_or_name must be a config path, a shipped config name or a Config, '
+                        f'got {type(config_or_name).__name__}')
+    if osp.isfile(config_or_name):
+        return Config.fromfile(config_or_name)
+    name = osp.splitext(osp.basename(config_or_name))[0]
+    if osp.sep not in config_or_name and name in list_models():
+        return Config.fromfile(osp.join(CONFIG_DIR, name + '.py'))
+    close = list_models(f'*{name.split("_")[0]}*')[:5]
+    raise FileNotFoundError(f'config {config_or_name!r} is neither a file nor a shipped config name'
+                            + (f' (similar names: {close})' if close else ' (see sdfn_plugin.apis.list_models())'))
+
+
+def _registered_class(type_name: Any) -> Optional[type]:
+    from sdfn_plugin.registry import MODELS
+    if not isinstance(type_name, str):
+        return type_name if isinstance(type_name, type) else None
+    return MODELS.get(type_name)
+
+
+def _restore_cfg(node: Any, prefix: str, state: Dict[str, Any], found: List[str]) -> None:
+    """Walk a model config: reset initial-weight arguments and put each saved vocabulary
+    (``state[prefix + '._extra_state']['vocab']``) in place of its dataset/file source."""
+    if isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            _restore_cfg(item, f'{prefix}{i}.', state, found)
+        return
+    if not isinstance(node, dict):
+        return
+    cls = _registered_class(node.get('type')) if 'type' in node else None
+    for arg, value in getattr(cls, 'INIT_WEIGHT_ARGS', {}).items():
+        if arg in node:
+            node[arg] = value
+    extra = state.get(prefix.rstrip('.') + _VOCAB_SUFFIX) if prefix else None
+    if isinstance(extra, dict) and isinstance(extra.get('vocab'), list):
+        for source in ('vocab_dataset', 'vocab_file'):
+            node.pop(source, None)
+        node['vocab'] = list(extra['vocab'])
+        found.append(prefix.rstrip('.'))
+    for key, child in node.items():
+        if key != 'type':
+            _restore_cfg(child, f'{prefix}{key}.', state, found)
+
+
+def model_config(cfg: Config, state: Optional[Dict[str, Any]] = None) -> ConfigDict:
+    """``cfg.model`` prepared for restoring ``state`` (see the module docstring); a copy."""
+    if 'model' not in cfg:
+        raise KeyError(f'config {cfg.filename!r} has no model section')
+    model_cfg = copy.deepcopy(cfg.model)
+    if state is not None:
+        as_dict = model_cfg.to_dict() if isinstance(model_cfg, ConfigDict) else dict(model_cfg)
+        _restore_cfg(as_dict, '', state, [])
+        model_cfg = ConfigDict(as_dict)
+    model_cfg.pop('pretrained', None)
+    return model_cfg
+
+
+def get_model(config_or_name: Union[str, Config], checkpoint: Optional[str] = None,
+              device: Union[str, torch.device, None] = None) -> nn.Module:
+    """A model in eval mode, built from a shipped config name (``'tirg_css'``), a config
+    file or a :class:`Config`, with the weights of ``checkpoint`` loaded strictly.
+
+    With a checkpoint no dataset file is read (the text vocabulary comes from the
+    checkpoint) and no pretrained weights are fetched. Without one the model is
+    built as the config says (random or pretrained initial weights; an LSTM text
+    encoder then needs the vocabulary source of its config).
+
+    The config is kept as ``model.cfg`` (as mmengine's inferencers do).
+    """
+    cfg = resolve_config(config_or_name)
+    import sdfn_plugin  # noqa: F401  registers the modules
+    from sdfn_plugin.registry import MODELS
+    state = None
+    if checkpoint is not None:
+        state = state_dict_of(load_checkpoint_file(checkpoint), checkpoint)
+    with DefaultScope.overwrite_default_scope('sdfn_plugin'):
+        model = MODELS.build(model_config(cfg, state))
+    if state is not None:
+        load_state_strict(model, state, checkpoint)
+    model.cfg = cfg
+    if device is not None:
+        model.to(device)
+    return model.eval()
+
+
+def load_state_strict(model: nn.Module, state: Dict[str, Any], source: str) -> None:
+    """``model.load_state_dict(state, strict=True)`` with the missing/unexpected keys named."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise RuntimeError(f'checkpoint {source!r} does not match the config\'s model: {err}') from None
