@@ -9,7 +9,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 
 from sdfn_plugin.registry import DATASETS, MODELS
-from sdfn_plugin.tools.config_check import check_config
+from sdfn_plugin.cli.config_check import check_config
 from sdfn_plugin.utils import register_all_modules
 
 from cir_testlib import CONFIGS, TINY

@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from sdfn_plugin.tools.cli import add_checkpoint_args, add_common_args
+    from sdfn_plugin.cli.common import add_checkpoint_args, add_common_args
     parser = argparse.ArgumentParser(description='Evaluate a composed image retrieval model')
     add_checkpoint_args(parser)
     parser.add_argument('--metrics-out', help='write the final metrics as flat JSON {"name": value}')
@@ -19,7 +19,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.tools.cli import load_test_config, run_main
+    from sdfn_plugin.cli.common import load_test_config, run_main
 
     def _run():
         import sdfn_plugin  # noqa: F401

@@ -10,7 +10,7 @@ from mmengine.runner import Runner
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from sdfn_plugin.tools.cli import add_common_args
+    from sdfn_plugin.cli.common import add_common_args
     parser = argparse.ArgumentParser(description='Train a composed image retrieval model')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
@@ -23,7 +23,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_cfg(args: argparse.Namespace):
-    from sdfn_plugin.tools.cli import load_config
+    from sdfn_plugin.cli.common import load_config
     cfg = load_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -41,7 +41,7 @@ def build_cfg(args: argparse.Namespace):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.tools.cli import run_main
+    from sdfn_plugin.cli.common import run_main
 
     def _run():
         import sdfn_plugin  # noqa: F401  (compat loader, registries)

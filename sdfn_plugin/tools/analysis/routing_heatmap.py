@@ -28,7 +28,7 @@ class _CollectPaths(Hook):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from sdfn_plugin.tools.cli import add_checkpoint_args, add_common_args
+    from sdfn_plugin.cli.common import add_checkpoint_args, add_common_args
     parser = argparse.ArgumentParser(description='Routing heatmap of a trained SDFN model')
     add_checkpoint_args(parser)
     parser.add_argument('--out', required=True, help='output PNG file')
@@ -40,7 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.tools.cli import load_test_config, run_main
+    from sdfn_plugin.cli.common import load_test_config, run_main
 
     def _run():
         import sdfn_plugin  # noqa: F401

@@ -7,7 +7,7 @@ import torch
 
 from sdfn_plugin.models.fusions import ZeroShotSum
 from sdfn_plugin.structures import ImageFeatures, TextFeatures
-from sdfn_plugin.tools.cli import load_test_config
+from sdfn_plugin.cli.common import load_test_config
 from sdfn_plugin.tools.test import main as run_test_tool
 from sdfn_plugin.tools.test import parse_args
 

@@ -1,4 +1,4 @@
-"""Shared command-line plumbing of ``tools/train.py`` and ``tools/test.py``."""
+"""Shared command-line plumbing of the tools in ``sdfn_plugin/tools`` (train, test, print_config...)."""
 import argparse
 import os
 import os.path as osp
@@ -23,7 +23,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def load_config(args: argparse.Namespace) -> Config:
     from sdfn_plugin.engine.cpu_malloc import configure_from_env_cfg
 
-    from .config_check import check_config
+    from sdfn_plugin.cli.config_check import check_config
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if not osp.isfile(args.config):
