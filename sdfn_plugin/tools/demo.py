@@ -38,7 +38,7 @@ def serve(args: argparse.Namespace) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.tools.cli import run_main
+    from sdfn_plugin.cli.common import run_main
     run_main(lambda: serve(args), args.debug)
 
 

@@ -63,7 +63,7 @@ def publish(in_file: str, out_name: str) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.tools.cli import run_main
+    from sdfn_plugin.cli.common import run_main
     run_main(lambda: publish(args.in_file, args.out_name), args.debug)
 
 

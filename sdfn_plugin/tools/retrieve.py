@@ -55,7 +55,7 @@ def retrieve(args: argparse.Namespace) -> dict:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.tools.cli import run_main
+    from sdfn_plugin.cli.common import run_main
     run_main(lambda: retrieve(args), args.debug)
 
 
