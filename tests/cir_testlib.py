@@ -32,6 +32,17 @@ default_hooks = dict(logger=dict(interval=1))
     return path
 
 
+def installed_package_root() -> Optional[str]:
+    """The ``sdfn_plugin`` folder of a regular (non-editable) install, or None (no install, or editable)."""
+    import importlib.metadata as md
+    try:
+        dist = md.distribution('sdfn_plugin')
+    except md.PackageNotFoundError:
+        return None
+    root = osp.join(str(dist.locate_file('')), 'sdfn_plugin')
+    return root if osp.isfile(osp.join(root, 'tools', 'train.py')) else None
+
+
 def run_cli(args: List[str], cwd: Optional[str] = None, env: Optional[Dict[str, str]] = None,
             timeout: int = 300) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))

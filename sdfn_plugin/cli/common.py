@@ -24,11 +24,10 @@ def load_config(args: argparse.Namespace) -> Config:
     from sdfn_plugin.engine.cpu_malloc import configure_from_env_cfg
 
     from sdfn_plugin.cli.config_check import check_config
+    from sdfn_plugin.cli.config_file import load_config_file
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config!r}')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config_file(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     check_config(cfg, args.config)
@@ -38,7 +37,7 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config.split('::')[-1]))[0])
     return cfg
 
 

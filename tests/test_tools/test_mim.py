@@ -8,17 +8,9 @@ import shutil
 
 import pytest
 
-from cir_testlib import REPO, TINY, run_cli, write_tiny_config
+from cir_testlib import REPO, TINY, installed_package_root, run_cli, write_tiny_config
 
-
-def _installed_pkg_root():
-    import importlib.metadata as md
-    try:
-        dist = md.distribution('sdfn_plugin')
-    except md.PackageNotFoundError:
-        return None
-    root = osp.join(str(dist.locate_file('')), 'sdfn_plugin')
-    return root if osp.isfile(osp.join(root, 'tools', 'train.py')) else None
+_installed_pkg_root = installed_package_root
 
 
 pytestmark = pytest.mark.skipif(shutil.which('mim') is None or _installed_pkg_root() is None,
