@@ -19,34 +19,36 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 from torch import nn
 
+from sdfn_plugin.cli.config_file import PACKAGE_PREFIX, load_config_file, shipped_config_dir
+
 from .checkpoint_io import load_checkpoint_file, state_dict_of
 
-__all__ = ['list_models', 'get_model', 'resolve_config', 'model_config', 'CONFIG_DIR']
+__all__ = ['list_models', 'get_model', 'resolve_config', 'model_config']
 
-CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
 _VOCAB_SUFFIX = '._extra_state'
 
 
 def list_models(pattern: Optional[str] = None) -> List[str]:
     """Names of the shipped configs (``'tirg_css'``...), sorted; ``pattern`` is an
     fnmatch wildcard such as ``'sdfn*'`` or ``'*_css'``."""
-    names = sorted(osp.splitext(f)[0] for f in os.listdir(CONFIG_DIR)
+    names = sorted(osp.splitext(f)[0] for f in os.listdir(shipped_config_dir())
                    if f.endswith('.py') and not f.startswith('_'))
     return names if pattern is None else [n for n in names if fnmatch.fnmatch(n, pattern)]
 
 
 def resolve_config(config_or_name: Union[str, Config]) -> Config:
-    """A :class:`Config` from a config object, a config file or a shipped config name."""
+    """A :class:`Config` from a config object, a config file (its bases may be ``sdfn_plugin::`` shipped
+    configs), a ``sdfn_plugin::<file>`` or a shipped config name (``'tirg_css'``)."""
     if isinstance(config_or_name, Config):
         return copy.deepcopy(config_or_name)
     if not isinstance(config_or_name, str):
         raise TypeError(f'config_or_name must be a config path, a shipped config name or a Config, '
                         f'got {type(config_or_name).__name__}')
-    if osp.isfile(config_or_name):
-        return Config.fromfile(config_or_name)
+    if osp.isfile(config_or_name) or config_or_name.startswith(PACKAGE_PREFIX):
+        return load_config_file(config_or_name)
     name = osp.splitext(osp.basename(config_or_name))[0]
     if osp.sep not in config_or_name and name in list_models():
-        return Config.fromfile(osp.join(CONFIG_DIR, name + '.py'))
+        return load_config_file(osp.join(shipped_config_dir(), name + '.py'))
     close = list_models(f'*{name.split("_")[0]}*')[:5]
     raise FileNotFoundError(f'config {config_or_name!r} is neither a file nor a shipped config name'
                             + (f' (similar names: {close})' if close else ' (see sdfn_plugin.apis.list_models())'))
