@@ -26,15 +26,34 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     license='Apache-2.0',
-    python_requires='>=3.9',
+    license_files=['LICENSE'],
+    # importlib.metadata.entry_points(group=...) (sdfn_plugin/plugins.py) needs Python 3.10
+    python_requires='>=3.10',
+    # no public repository yet: the project links the paper it implements
+    project_urls={'Paper (SDFN)': 'https://arxiv.org/abs/2405.15451'},
+    keywords=['composed image retrieval', 'openmmlab', 'mmengine', 'fashion retrieval'],
+    classifiers=[
+        'Development Status :: 3 - Alpha',
+        'Intended Audience :: Science/Research',
+        'License :: OSI Approved :: Apache Software License',
+        'Operating System :: POSIX :: Linux',
+        'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3 :: Only',
+        'Programming Language :: Python :: 3.10',
+        'Programming Language :: Python :: 3.11',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
     packages=find_packages(include=['sdfn_plugin', 'sdfn_plugin.*']),
     package_data={'sdfn_plugin': ['configs/**/*.py', 'configs/**/*.yml', 'configs/**/*.md',
                                   'tools/*.py', 'tools/**/*.py', 'model-index.yml', 'apis/*.html']},
     include_package_data=True,
     zip_safe=False,
     install_requires=[
-        'mmengine==0.10.7',
-        'openmim==0.3.9',
+        # ranges, not pins: CI installs the newest release inside each (mmengine 0.10.7, openmim 0.3.9 today).
+        # The code relies on mmengine 0.10 internals (Config's base-path lookup, checkpoint loaders), so the next
+        # minor releases stay excluded until CI has run on them.
+        'mmengine>=0.10.7,<0.11',
+        'openmim>=0.3.9,<0.4',
         'setuptools<81',  # openmim 0.3.9 imports pkg_resources, removed in setuptools 81
         'torch>=2.1',
         'torchvision>=0.16',

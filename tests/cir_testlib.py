@@ -9,6 +9,10 @@ from typing import Dict, List, Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO, 'sdfn_plugin', 'configs')
+#: the official annotation files, next to the checkout (not part of the repository)
+SHARED_DATA = osp.normpath(osp.join(REPO, '..', 'shared', 'data'))
+#: small real-format excerpts of them, shipped with the tests (tests/data/README.md)
+FIXTURE_DATA = osp.join(REPO, 'tests', 'data')
 TINY = dict(num_train=96, num_test=32, image_size=64)  # 64 px: the CSS configs' flatten head expects it
 
 
@@ -30,6 +34,19 @@ default_hooks = dict(logger=dict(interval=1))
     with open(path, 'w') as f:
         f.write(text)
     return path
+
+
+def official_data(name: str, probe: str) -> str:
+    """``../shared/data/<name>`` when ``<probe>`` exists in it; otherwise skip the test, or fail it under ``CI=true``
+    (CI must run the count tests against the official files, never skip them silently)."""
+    import pytest
+    root = osp.join(SHARED_DATA, name)
+    if osp.exists(osp.join(root, probe)):
+        return root
+    msg = f'official {name} annotations not found at {root} (expected {probe})'
+    if os.environ.get('CI', '').strip().lower() in ('true', '1'):
+        pytest.fail(msg + '; CI=true requires them', pytrace=False)
+    pytest.skip(msg)
 
 
 def installed_package_root() -> Optional[str]:

@@ -1,6 +1,6 @@
 # CLIP4Cir stage 2 (Baldrati et al., CVPR 2022; ABaldrati/CLIP4Cir combiner_train.py) on FashionIQ: frozen CLIP
 # ViT-B/32 towers, Combiner with the official size ratios (P = 4D, H = 8D, D = 512), dropout 0.5, cross-entropy
-# on 100 x cosine; Adam lr 2e-5, batch 4096, 300 epochs (docs cir_protocols.md Sec. 5). Deviations: the
+# on 100 x cosine; Adam lr 2e-5, batch 4096, 300 epochs (docs/zoo.md). Deviations: the
 # repository's FashionIQ VAL protocol (reference excluded) instead of CLIP4Cir's split gallery, and the dataset's
 # caption joiner instead of CLIP4Cir's random caption order. The batch of 4096 is meant for frozen towers with
 # cached features; with a smaller batch scale the learning rate.

@@ -6,6 +6,6 @@ _base_ = [
 ]
 train_dataloader = dict(batch_size=16)
 model = dict(text_encoder=dict(vocab_dataset={{_base_.train_dataset}}))
-# best epoch by R@1 + R@10 + R@50 (sdfn_method.md Sec. 6)
+# best epoch by R@1 + R@10 + R@50 (docs/sdfn.md, Training recipe)
 default_hooks = dict(checkpoint=dict(save_best='shoes/mean', rule='greater'))
 custom_hooks = [dict(type='PrepareGalleryHook'), dict(type='EpochReseedHook'), dict(type='PathMemoryHook')]

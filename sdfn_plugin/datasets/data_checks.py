@@ -6,7 +6,7 @@ Every loader runs one validation pass right after parsing its annotations
 names the data root, the expected layout, the count and the first examples, or
 (``skip_missing=True``) are dropped together with everything that depends on
 them, and exactly what was dropped is logged. A gallery never shrinks silently
-(``docs/cir_protocols.md`` Sec. 7, pitfall 5: mirrors with missing files
+(``docs/datasets.md``, Pitfalls, item 5: mirrors with missing files
 silently shrink FashionIQ galleries, BrandonHanx/CompFashion issue #4).
 """
 import json

@@ -1,6 +1,6 @@
 """Fashion200K (Han et al., ICCV 2017; xthan/fashion-200k) with the composed-retrieval
 protocol of TIRG (Vo et al., CVPR 2019; google/tirg ``datasets.py``), as described in
-``docs/cir_protocols.md`` Sec. 1.3 and 2.4 (also used by VAL and ARTEMIS). This loader
+``docs/datasets.md`` (Fashion200K files and protocol; also used by VAL and ARTEMIS). This loader
 is our own code.
 """
 import glob

@@ -1,6 +1,6 @@
 """FashionIQ (Wu et al., CVPR 2021; official annotations: XiaoxiaoGuo/fashion-iq, CDLA).
 
-The evaluation protocols follow ``docs/cir_protocols.md`` Sec. 2.2, which was
+The evaluation protocols follow ``docs/datasets.md`` (FashionIQ evaluation variants), which were
 written from the public code of the FashionIQ start kit, VAL (yanbeic/VAL),
 CoSMo (postBG/CosMo.pytorch), ARTEMIS (naver/artemis), CLIP4Cir
 (ABaldrati/CLIP4Cir) and AMC (KevinLight831/AMC). This loader is our own code.

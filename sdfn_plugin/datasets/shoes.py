@@ -1,7 +1,7 @@
 """Shoes relative captions (Guo et al., NeurIPS 2018; XiaoxiaoGuo/fashion-retrieval ``dataset/``, MIT)
 on the Attribute Discovery images (Berg et al., ECCV 2010).
 
-Protocol choices follow ``docs/cir_protocols.md`` Sec. 1.2 and 2.3, written from
+Protocol choices follow ``docs/datasets.md`` (Shoes files and list versions), written from
 the public code of VAL (yanbeic/VAL ``generate_caption_pairs.py``), AMC
 (KevinLight831/AMC ``datasets.py``) and ARTEMIS (naver/artemis
 ``prepare_data/prepare_shoes_data.py``). This loader is our own code.

@@ -1,7 +1,7 @@
 """Validation/test over several evaluation datasets, each with its own gallery and evaluator.
 
 FashionIQ ranks every query against the gallery of its own category
-(``docs/cir_protocols.md`` Sec. 2.2), so the three categories are three
+(``docs/datasets.md``, FashionIQ evaluation), so the three categories are three
 evaluation datasets. mmengine's ``ValLoop``/``TestLoop`` take one dataloader;
 these loops take a list, run them one after the other (the gallery is
 re-encoded by :class:`~sdfn_plugin.engine.hooks.PrepareGalleryHook` for each),

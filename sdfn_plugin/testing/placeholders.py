@@ -1,7 +1,7 @@
 """Placeholder images for exercising real-dataset loaders without the real images.
 
 The official annotation files can be paired with tiny generated JPEGs written
-under the expected file names (``shared/data/README.md``): parsing, protocol
+under the expected file names (``docs/datasets.md``, Dataset facts): parsing, protocol
 construction, counting and the image checks all run, and no image is
 redistributed. One encoded JPEG is written to every path (about 15,000 files
 per second on a local disk).

@@ -1,7 +1,7 @@
 """Routing statistics and plots for SDFN path vectors.
 
 The path vector of one query (SDFN, arXiv 2405.15451;
-``docs/sdfn_method.md`` Sec. 4.4) has ``P = (K-1) n^2 + n`` entries: for each
+``docs/sdfn.md``, Path vector) has ``P = (K-1) n^2 + n`` entries: for each
 layer ``k = 1..K-1`` the row-major ``(source, destination)`` transition matrix
 ``p^(k)[m, j]`` (each row a distribution over the n modules of layer k+1),
 then the read-out distribution ``a`` over the n modules of layer K. This is

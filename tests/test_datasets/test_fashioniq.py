@@ -1,6 +1,6 @@
 """FashionIQDataset on the official annotation files (shared/data/fashioniq) with placeholder images.
 
-Expected counts: docs/cir_protocols.md Sec. 1.1 and shared/data/README.md Sec. 1.
+Expected counts: docs/datasets.md (FashionIQ files), computed from the official files.
 """
 import json
 import os
@@ -8,14 +8,19 @@ import shutil
 
 import pytest
 
+from cir_testlib import SHARED_DATA, official_data
 from sdfn_plugin.datasets import FashionIQDataset
 from sdfn_plugin.datasets.transforms import LoadCIRImages
 from sdfn_plugin.testing.placeholders import write_placeholder_images, write_truncated_jpeg
 
-SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data'))
-FIQ = os.path.join(SHARED, 'fashioniq')
-pytestmark = pytest.mark.skipif(not os.path.isdir(os.path.join(FIQ, 'captions')),
-                                reason=f'official FashionIQ annotations not found at {FIQ}')
+FIQ = os.path.join(SHARED_DATA, 'fashioniq')
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _official_files():
+    """Skip without the official files; fail under CI=true. (tests/test_datasets/test_annotation_fixtures.py runs
+    the same parser on the excerpts in tests/data.)"""
+    official_data('fashioniq', 'captions')
 
 CATS = ('dress', 'shirt', 'toptee')
 VAL_TRIPLETS = dict(dress=2017, shirt=2038, toptee=1961)

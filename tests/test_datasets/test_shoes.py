@@ -1,19 +1,26 @@
 """ShoesDataset on the official annotation files (shared/data/shoes) with placeholder images.
 
-Expected counts: docs/cir_protocols.md Sec. 1.2 and shared/data/README.md Sec. 2.
+Expected counts: docs/datasets.md (Shoes files and list versions), computed from the official files.
 """
 import json
 import os
 
 import pytest
 
+from cir_testlib import SHARED_DATA, official_data
 from sdfn_plugin.datasets import ShoesDataset
 from sdfn_plugin.testing.placeholders import shoes_image_relpath, write_placeholder_images
 
-SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data'))
-SHOES = os.path.join(SHARED, 'shoes')
-pytestmark = pytest.mark.skipif(not os.path.isfile(os.path.join(SHOES, 'relative_captions_shoes.json')),
-                                reason=f'official Shoes annotations not found at {SHOES}')
+SHOES = os.path.join(SHARED_DATA, 'shoes')
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _official_files():
+    """Skip without the official files; fail under CI=true. (tests/test_datasets/test_annotation_fixtures.py runs
+    the same parser on the excerpts in tests/data.)"""
+    official_data('shoes', 'relative_captions_shoes.json')
+
+
 FILES = ('relative_captions_shoes.json', 'train_im_names.txt', 'eval_im_names.txt', 'eval_im_names.4621.txt')
 
 

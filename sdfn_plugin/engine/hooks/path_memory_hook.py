@@ -1,7 +1,7 @@
 """Epoch-boundary bookkeeping of SDFN's self path distillation memory.
 
 SDFN (arXiv 2405.15451) Eq. 4 uses the previous epoch's path predictions as
-the teacher; ``docs/sdfn_method.md`` Sec. 5.3 implements them as a per-sample
+the teacher; ``docs/sdfn.md`` (Objective) implements them as a per-sample
 memory (:class:`~sdfn_plugin.models.losses.path_memory.PathMemory`).
 """
 from typing import List, Optional

@@ -3,8 +3,8 @@
 Baldrati et al., "Effective Conditioned and Composed Image Retrieval Combining
 CLIP-Based Features", CVPR 2022 (and "Conditioned and Composed Image Retrieval
 Combining and Partially Fine-Tuning CLIP-Based Features", CVPRW 2022), Fig. 2;
-official code ``ABaldrati/CLIP4Cir`` ``src/combiner.py`` (``cir_protocols.md``
-Sec. 5.6). With image feature ``i``, text feature ``t`` and dropout 0.5 everywhere::
+official code ``ABaldrati/CLIP4Cir`` ``src/combiner.py`` (``docs/zoo.md``,
+CLIP4Cir Combiner). With image feature ``i``, text feature ``t`` and dropout 0.5 everywhere::
 
     p_t = Drop(ReLU(Lin_t(t))) ,  p_i = Drop(ReLU(Lin_i(i))) ,  c = [p_t ; p_i]
     h      = Drop(ReLU(Lin_c(c)))                               # combiner branch

@@ -2,7 +2,7 @@
 
 Perez et al., "FiLM: Visual Reasoning with a General Conditioning Layer",
 AAAI 2018, Eq. 1-2, used as a composition baseline in TIRG (Vo et al.,
-CVPR 2019, Sec. 4) and in later CIR tables (``cir_protocols.md`` Sec. 5.2)::
+CVPR 2019, Sec. 4) and in later CIR tables (``docs/zoo.md``, FiLM)::
 
     gamma = W_g phi_t + b_g ,   beta = W_b phi_t + b_b
     Y_n   = gamma * X_n + beta          # every region token n, channel-wise

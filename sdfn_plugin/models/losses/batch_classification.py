@@ -4,7 +4,7 @@ TIRG (Vo et al., CVPR 2019, "batch-based classification"), also used by
 CoSMo, AMC, ARTEMIS, CLIP4Cir and SDFN (Eq. of L_bbc): logits
 ``L_ij = scale * score(q_i, t_j)``, cross-entropy with labels ``i``.
 
-Scale parametrisations (``cir_protocols.md`` Sec. 4.1):
+Scale parametrisations (``docs/zoo.md``, Classification-loss scale per method):
 ``'linear'`` -> s (AMC/SDFN 10, CLIP4Cir 100), ``'square'`` -> s**2 (TIRG's
 learnable normalisation scale, init 4 -> 16), ``'exp'`` -> exp(s) (ARTEMIS,
 init ln(1/0.07)).

@@ -4,7 +4,7 @@ SDFN (Wu et al., ICASSP 2024, arXiv 2405.15451) Eq. 5-6 aligns the pairwise
 similarity structure of the fused query side with that of the targets. The
 formula is not legible in the text version of the paper; we follow AMC's
 similarity-MSE (Zhu et al., TOMM 2023, KevinLight831/AMC) as reconstructed in
-``docs/sdfn_method.md`` Sec. 5.2::
+``docs/sdfn.md`` (Objective)::
 
     z_i = sum_m mean_n X_m^(K)[n]       # SDFN aux 'last_inputs_pooled_sum'
     u_i = normalize([z_i ; q_i])        # q: the composed query (pooled last-layer output)

@@ -5,7 +5,7 @@ previous epoch is the teacher; the KL divergence between its
 temperature-softened path predictions and the current model's is minimised.
 Temperature softening and the tau^2 factor follow Hinton et al., "Distilling
 the Knowledge in a Neural Network" (2015). Reconstruction and defaults:
-``docs/sdfn_method.md`` Sec. 5.3. The teacher is a per-sample memory
+``docs/sdfn.md`` (Objective). The teacher is a per-sample memory
 (:class:`~sdfn_plugin.models.losses.path_memory.PathMemory`) filled one epoch
 earlier, so no copy of the previous network is kept.
 """

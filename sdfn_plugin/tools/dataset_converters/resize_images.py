@@ -8,7 +8,7 @@ Usage::
 * ``--mode squash`` (default): every image becomes ``size x size``, aspect
   ratio not kept, antialiased -- what the FashionIQ start kit
   (XiaoxiaoGuo/fashion-iq ``start_kit/resize_images.py``) and AMC do before
-  training (``docs/cir_protocols.md`` Sec. 1.1 and pitfall 9).
+  training (``docs/datasets.md``, Pitfalls, item 9).
 * ``--mode keep-aspect``: the shorter side becomes ``size`` (aspect kept).
 
 The relative path and file name of every image are kept under ``OUT_DIR``.

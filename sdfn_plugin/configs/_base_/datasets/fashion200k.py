@@ -1,8 +1,8 @@
-# Fashion200K with TIRG's composed-retrieval protocol (google/tirg datasets.py; docs/cir_protocols.md
-# Sec. 1.3, 2.4): training queries from the parent/child caption scheme, one per training image and index
+# Fashion200K with TIRG's composed-retrieval protocol (google/tirg datasets.py; docs/datasets.md, Fashion200K
+# files and protocol): training queries from the parent/child caption scheme, one per training image and index
 # (deterministic per index: stable across epochs, as per-sample memories need); test = the 33,480 lines of
 # test_queries.txt against all 29,789 test images; a hit = any gallery image carrying the target's caption.
-# Transforms as AMC / SDFN (sdfn_method.md Sec. 2): Resize((256, 256)) + CenterCrop(224) for train and eval.
+# Transforms as AMC / SDFN (docs/sdfn.md, Encoders): Resize((256, 256)) + CenterCrop(224) for train and eval.
 # Metric names: fashion200k/R@1, fashion200k/R@10, fashion200k/R@50, fashion200k/mean.
 dataset_type = 'Fashion200kDataset'
 data_root = 'data/fashion200k'

@@ -1,4 +1,4 @@
-# FashionIQ, VAL protocol as reported by AMC and SDFN (docs/cir_protocols.md Sec. 2.2): per category, the
+# FashionIQ, VAL protocol as reported by AMC and SDFN (docs/datasets.md): per category, the
 # gallery is sorted(candidates + targets) of its val triplets (2,628 / 3,089 / 2,902 images), one query per
 # triplet with text "c0 <and> c1" (2,017 / 2,038 / 1,961 queries), reference excluded.
 # Switches: gallery='split' (original protocol, split.<cat>.val.json), caption_mode='concat_both' | 'single',
@@ -10,7 +10,7 @@
 #   avg/R@10, avg/R@50 (unweighted means over the categories) and avg = (avg/R@10 + avg/R@50) / 2.
 # Training is joint over `fiq_categories` (VAL/TIRG/ARTEMIS style); for a per-category model (CoSMo, AMC)
 # set fiq_categories = ('dress', ) in a derived config.
-# Transforms as AMC / SDFN (sdfn_method.md Sec. 2): train Resize((256, 256)) + RandomCrop(224) + flip;
+# Transforms as AMC / SDFN (docs/sdfn.md, Encoders): train Resize((256, 256)) + RandomCrop(224) + flip;
 # eval Resize((256, 256)) + CenterCrop(224). Truncated JPEGs of public mirrors are decoded (allow_truncated).
 dataset_type = 'FashionIQDataset'
 data_root = 'data/fashioniq'

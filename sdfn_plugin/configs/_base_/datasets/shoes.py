@@ -1,7 +1,7 @@
 # Shoes (relative captions of XiaoxiaoGuo/fashion-retrieval on the Attribute Discovery images).
-# Protocol (docs/cir_protocols.md Sec. 1.2, 2.3): gallery = the original 4,621-name eval list,
+# Protocol (docs/datasets.md, Shoes): gallery = the original 4,621-name eval list,
 # filter-built triplets (8,990 train / 1,732 eval queries), reference excluded, one correct target.
-# Transforms as AMC / SDFN (sdfn_method.md Sec. 2): train Resize((256, 256)) + CenterCrop(224), no
+# Transforms as AMC / SDFN (docs/sdfn.md, Encoders): train Resize((256, 256)) + CenterCrop(224), no
 # augmentation; eval Resize((256, 256)) + CenterCrop(224); ImageNet mean/std in the data preprocessor.
 # Metric names: shoes/R@1, shoes/R@10, shoes/R@50 and shoes/mean (their mean, SDFN's table).
 # When you change data_root, change it in train/val/test and in model.text_encoder.vocab_dataset.

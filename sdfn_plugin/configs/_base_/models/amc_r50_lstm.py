@@ -1,5 +1,5 @@
 # AMC (Zhu et al., "AMC: Adaptive Multi-expert Collaborative Network for Text-guided Image Retrieval", ACM TOMM
-# 2023; KevinLight831/AMC) with the paper's encoders (docs: shared cir_protocols.md Sec. 4.3, 5.3, 6):
+# 2023; KevinLight831/AMC) with the paper's encoders (docs/zoo.md, AMC):
 # * image: ImageNet ResNet-50 last feature map -> 1x1 conv 2048->1024 (no bias) -> 49 region tokens, backbone
 #   BatchNorm frozen; the target embedding is the mean of the projected target tokens;
 # * text: GloVe-300 (840B, local file) + LSTM 1024 -> masked max -> sentence feature;

@@ -1,5 +1,5 @@
-# ARTEMIS (Delmas et al., ICLR 2022; naver/artemis) with the paper's encoders (docs: shared cir_protocols.md
-# Sec. 4.4, 5.5, 6): ImageNet ResNet-50 -> pooled -> fc 512; GloVe-300 (840B, local file) + BiGRU 2 x 256;
+# ARTEMIS (Delmas et al., ICLR 2022; naver/artemis) with the paper's encoders (docs/zoo.md,
+# ARTEMIS): ImageNet ResNet-50 -> pooled -> fc 512; GloVe-300 (840B, local file) + BiGRU 2 x 256;
 # EM + IS score (query-dependent, evaluated in gallery chunks), cross-entropy over exp(T) x score with a learnable
 # T initialised to ln(1/0.07) = 2.65926. Stage configs set which encoder parts are frozen.
 # Deviations: average pooling + fc (the 1x1 projection then the token mean) instead of GeM (p = 3) + fc; the

@@ -1,5 +1,5 @@
 # SDFN (Wu et al., "Self-Distilled Dynamic Fusion Network for Language-based Fashion Retrieval",
-# ICASSP 2024, arXiv 2405.15451) with the paper's encoders (docs: shared sdfn_method.md Sec. 2-5):
+# ICASSP 2024, arXiv 2405.15451) with the paper's encoders (docs/sdfn.md, The method):
 # * image: ImageNet ResNet-50 last feature map -> 1x1 conv 2048->1024 (no bias) -> 49 region tokens;
 #   the target embedding is the mean of the projected target tokens; backbone BatchNorm frozen (AMC);
 # * text: GloVe-300 (840B, local file) + LSTM 1024 -> word features, masked max -> sentence feature;

@@ -2,7 +2,7 @@
 # ImageNet ResNet-18, global average pool + fc 512 (= 1x1 projection with bias, then mean over regions),
 # random 512-d word embeddings + LSTM 512 (last valid output, dropout 0.1, Linear), gated residual
 # composition, batch-based classification with TIRG's learnable normalisation scale s (init 4): logits
-# s^2 * cos (docs/cir_protocols.md Sec. 4.1, 5.1, 6).
+# s^2 * cos (docs/zoo.md, TIRG).
 # The ImageNet weights come from torchvision (downloaded into the torch hub cache on first use); set
 # model.image_encoder.weights=None to build offline with random weights.
 # The text encoder's vocabulary source (vocab_dataset) is set by the method config.

@@ -1,4 +1,4 @@
-# TIRG's Fashion200K recipe (google/tirg README/main.py; docs/cir_protocols.md Sec. 6): SGD, momentum 0.9,
+# TIRG's Fashion200K recipe (google/tirg README/main.py; docs/zoo.md, TIRG): SGD, momentum 0.9,
 # lr 1e-2, weight decay 1e-6, pretrained CNN at lr 1e-3 (lr_mult 0.1), batch 32, 160k iterations with
 # x0.1 every 50k iterations. Epoch-based here (172,049 training items // 32 = 5,376 iterations per epoch
 # with drop_last): 30 epochs = 161,280 iterations; the decays stay at iterations 50k / 100k / 150k

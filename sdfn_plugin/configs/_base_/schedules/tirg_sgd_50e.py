@@ -1,4 +1,4 @@
-# TIRG's optimiser (google/tirg main.py; docs/cir_protocols.md Sec. 6): SGD, momentum 0.9, lr 1e-2,
+# TIRG's optimiser (google/tirg main.py; docs/zoo.md, TIRG): SGD, momentum 0.9, lr 1e-2,
 # weight decay 1e-6, the pretrained CNN at lr 1e-3 (lr_mult 0.1 on the ResNet stem and layers; the new fc /
 # projection, text encoder, fusion and loss scale at 1e-2), batch 32.
 # Length: TIRG decays x0.1 every 50k iterations of a 160k-iteration run (Fashion200K) and published no

@@ -70,7 +70,7 @@ class Vocabulary:
         """The vocabulary whose id ``i`` is ``itos[i]`` (a saved word list: a file or a checkpoint)."""
         itos = list(itos)
         if itos[:2] != [PAD, UNK] or not all(isinstance(w, str) for w in itos):
-            raise ValueError(f'{source} must be a list of words starting with {PAD!r} and {UNK!r}')
+            raise ValueError(f'{source} must start with {PAD!r} and {UNK!r} (a list of words, id = position)')
         vocab = cls([])
         vocab.itos = itos
         vocab.specials = tuple(w for w in itos[2:] if w.startswith('<') and w.endswith('>'))

@@ -2,7 +2,7 @@
 
 Zhu et al., "AMC: Adaptive Multi-expert Collaborative Network for
 Text-guided Image Retrieval", ACM TOMM 2023 (official code ``KevinLight831/AMC``:
-``router.py``, ``cells.py``, ``model.py``; ``cir_protocols.md`` Sec. 5.3).
+``router.py``, ``cells.py``, ``model.py``; ``docs/zoo.md``, AMC).
 
 Each of the ``num_layers`` (official 2) dynamic layers feeds the current region
 tokens ``X`` (layer 1: the projected reference tokens ``R``) and the sentence

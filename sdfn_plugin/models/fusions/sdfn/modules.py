@@ -2,7 +2,7 @@
 
 Wu et al., "Self-Distilled Dynamic Fusion Network for Language-based Fashion
 Retrieval", ICASSP 2024 (arXiv 2405.15451), operation modules, reconstructed in
-``docs/sdfn_method.md`` Sec. 3. Where the paper is silent the modules follow
+``docs/sdfn.md`` (Operation modules). Where the paper is silent the modules follow
 the cells of AMC (Zhu et al., TOMM 2023, KevinLight831/AMC: GlobalCell ~ JRM,
 StyleCell ~ GTM, Rescell ~ RCM) and DIME's cross-modal refinement cell
 (Qu et al., SIGIR 2021, LgQu/DIME ~ CAM). The code is our own.

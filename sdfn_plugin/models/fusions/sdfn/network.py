@@ -2,7 +2,7 @@
 
 Y. Wu, H. Li, F. Wang, Y. Zhang, R. Liang, "Self-Distilled Dynamic Fusion
 Network for Language-based Fashion Retrieval", ICASSP 2024, arXiv 2405.15451
-(no official code). Reconstruction: ``docs/sdfn_method.md`` Sec. 3-4; the
+(no official code). Reconstruction: ``docs/sdfn.md`` (Operation modules, Routing); the
 routing graph between stacked layers follows DIME (Qu et al., SIGIR 2021,
 LgQu/DIME), the cells and the read-out follow AMC (KevinLight831/AMC). The two
 losses that need this network's ``aux`` live in

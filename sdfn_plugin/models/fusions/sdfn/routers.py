@@ -4,7 +4,7 @@ uniform routing (the Baseline).
 SDFN (arXiv 2405.15451) gives every operation module an image router
 and a text router whose probabilities are combined; the ablation's SR is one
 modality-agnostic router per module (AMC's router input, KevinLight831/AMC).
-Reconstruction and defaults: ``docs/sdfn_method.md`` Sec. 4.2 and 4.5.
+Reconstruction and defaults: ``docs/sdfn.md`` (Routing).
 
 Every router maps ``(x (B, N, C), txt)`` to a dict of **logits** ``(B, num_out)``:
 
