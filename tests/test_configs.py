@@ -69,3 +69,48 @@ def test_ablation_builds_and_trains_one_iteration(path, css_root):
     losses = model.train_step(pseudo_collate([dataset[i] for i in range(2)]), optim)
     assert 'loss_bbc' in losses and torch.isfinite(losses['loss'])
     assert ('loss_spd' in losses) == spd and ('loss_consistency' in losses) == consistency
+
+
+def test_metric_k_above_model_topk_is_a_config_error(capsys):
+    """R@100 with model.topk = 50 would silently equal R@50: refused before anything is built."""
+    path = osp.join(CONFIGS, 'sdfn_shoes.py')
+    cfg = Config.fromfile(path)
+    cfg.val_evaluator = dict(cfg.val_evaluator, topk=(1, 10, 100))
+    with pytest.raises(ValueError) as err:
+        check_config(cfg, path)
+    assert str(err.value).startswith(f'{path}: val_evaluator.topk asks for K = 100 but model.topk = 50')
+    cfg = Config.fromfile(osp.join(CONFIGS, 'tirg_fashioniq.py'))  # a list of evaluators; model.topk default 50
+    del cfg.model['topk']
+    cfg.test_evaluator = [dict(e, topk=(10, 60)) for e in cfg.test_evaluator]
+    with pytest.raises(ValueError, match=r'test_evaluator\[0\]\.topk asks for K = 60 but model\.topk = 50'):
+        check_config(cfg, 'x.py')
+    cfg.model.topk = 60
+    check_config(cfg, 'x.py')
+    # through the training tool: one clear line, before the Runner is built
+    from sdfn_plugin.tools.train import main
+    with pytest.raises(SystemExit) as code:
+        main([osp.join(CONFIGS, 'tirg_css.py'), '--cfg-options', 'model.topk=10'])
+    assert code.value.code == 1
+    assert 'val_evaluator.topk asks for K = 50 but model.topk = 10' in capsys.readouterr().err
+
+
+def test_fidelity_options_of_the_method_configs():
+    """AMC / ARTEMIS / Combiner configs set the options that reproduce the official code (docs/zoo.md)."""
+    def cfg(name):
+        return Config.fromfile(osp.join(CONFIGS, name))
+    for ds in ('shoes', 'fashioniq', 'fashion200k'):
+        amc = cfg(f'amc_{ds}.py').model
+        assert amc.image_encoder.norm_eval and not amc.image_encoder.get('frozen_bn', False)
+        assert (amc.text_encoder.pooling, amc.text_encoder.max_padding) == ('max', 'zero')
+        stage1, stage2 = cfg(f'artemis-stage1_{ds}.py'), cfg(f'artemis_{ds}.py')
+        assert stage1.model.image_encoder.frozen_eval is False and stage1.optim_wrapper.optimizer.lr == 5e-4
+        assert stage2.optim_wrapper.optimizer.lr == 2.5e-4  # 5e-4 halved at stage-1 epoch 4
+        assert 'LoadOptimizerStateHook' in [h['type'] for h in stage2.custom_hooks]
+        assert stage1.model.text_encoder.pooling == stage2.model.text_encoder.pooling == 'last'
+    fiq = cfg('amc_fashioniq.py')
+    assert fiq.train_dataloader.dataset.caption_mode == fiq.model.text_encoder.vocab_dataset.caption_mode == 'amc'
+    assert [d.dataset.caption_mode for d in fiq.val_dataloader] == ['amc'] * 3
+    assert not fiq.model.text_encoder.get('specials')
+    comb = cfg('combiner_fashioniq.py')
+    assert comb.train_dataloader.dataset.caption_mode == 'random'
+    assert {d.dataset.joiner for d in comb.val_dataloader} == {comb.train_dataloader.dataset.joiner} == {' and '}

@@ -1,6 +1,7 @@
 """Boundary checks on a loaded config, before the Runner builds anything."""
 import difflib
 import inspect
+from typing import Iterator, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -30,3 +31,47 @@ def check_config(cfg: Config, path: str) -> None:
                          f'got {cfg.get("default_scope")!r}')
     if 'model' not in cfg:
         raise KeyError(f'{path}: no model section')
+    check_metric_topk(cfg, path)
+
+
+def _model_topk(model_cfg) -> Optional[int]:
+    """``model.topk``, or the model class's default; ``None`` if the model has no such setting."""
+    if 'topk' in model_cfg:
+        return model_cfg['topk']
+    from sdfn_plugin.registry import MODELS
+    name = str(model_cfg.get('type', ''))
+    cls = MODELS.get(name.split('.', 1)[1] if name.startswith('sdfn_plugin.') else name)
+    if cls is None:
+        return None
+    param = inspect.signature(cls.__init__).parameters.get('topk')
+    return None if param is None or param.default is inspect.Parameter.empty else param.default
+
+
+def _metric_topks(evaluator, where: str) -> Iterator[Tuple[str, tuple]]:
+    """``(config path, K values)`` of every metric with a ``topk`` in an evaluator section
+    (a metric dict, a list of them, or ``dict(metrics=...)``)."""
+    if isinstance(evaluator, (list, tuple)):
+        for i, item in enumerate(evaluator):
+            yield from _metric_topks(item, f'{where}[{i}]')
+    elif isinstance(evaluator, dict):
+        if 'metrics' in evaluator:
+            yield from _metric_topks(evaluator['metrics'], f'{where}.metrics')
+        elif 'topk' in evaluator:
+            topk = evaluator['topk']
+            yield where, tuple(topk) if isinstance(topk, (list, tuple)) else (topk, )
+
+
+def check_metric_topk(cfg: Config, path: str) -> None:
+    """A metric K above ``model.topk`` is an error: the model returns only ``model.topk``
+    gallery indices per query, so R@K would silently equal R@topk."""
+    model_topk = _model_topk(cfg.model)
+    if not isinstance(model_topk, int):
+        return
+    for section in ('val_evaluator', 'test_evaluator'):
+        for where, ks in _metric_topks(cfg.get(section), section):
+            too_big = [k for k in ks if isinstance(k, int) and k > model_topk]
+            if too_big:
+                raise ValueError(
+                    f'{path}: {where}.topk asks for K = {max(too_big)} but model.topk = {model_topk}: the model '
+                    f'returns only {model_topk} gallery indices per query, so R@{max(too_big)} would silently '
+                    f'equal R@{model_topk}; set model.topk >= {max(too_big)} or drop it from {where}.topk')

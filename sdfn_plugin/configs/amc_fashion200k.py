@@ -1,4 +1,4 @@
-# AMC (Zhu et al., ACM TOMM 2023) on Fashion200K with TIRG's test protocol: ResNet-50 (frozen BN) + GloVe/LSTM
+# AMC (Zhu et al., ACM TOMM 2023) on Fashion200K with TIRG's test protocol: ResNet-50 (BN statistics fixed) + GloVe/LSTM
 # 1024, two sigmoid-routed layers, CE x10 + Gram MSE; AMC's recipe (Adam 1e-4, batch 32, 50 epochs, x0.1 at
 # 40, EMA 0.999 for evaluation).
 _base_ = [

@@ -1,6 +1,8 @@
-# AMC (Zhu et al., ACM TOMM 2023; KevinLight831/AMC shell/shoes.sh) on Shoes: ResNet-50 (frozen BN) + GloVe/LSTM
+# AMC (Zhu et al., ACM TOMM 2023; KevinLight831/AMC shell/shoes.sh) on Shoes: ResNet-50 (BN statistics fixed) + GloVe/LSTM
 # 1024, two sigmoid-routed layers, CE x10 + Gram MSE; Adam 1e-4, batch 32, 50 epochs, x0.1 at 40; evaluation
-# with EMA weights (decay 0.999). Original 4,621-image eval list, reference excluded.
+# with EMA weights (decay 0.999). AMC's protocol: scan pairs on the
+# current 4,658-name eval list (17,954 training entries, 3,521 queries, gallery 4,658), reference excluded; an
+# epoch is AMC's 561 batches, so the decay at epoch 40 falls on the same iteration (22,440) as in AMC's run.
 _base_ = [
     '_base_/models/amc_r50_lstm.py', '_base_/datasets/shoes.py',
     '_base_/schedules/amc_adam_50e.py', '_base_/default_runtime.py'

@@ -15,3 +15,5 @@ param_scheduler = [dict(type='StepLR', by_epoch=True, step_size=20, gamma=0.5)]
 train_cfg = dict(max_epochs=100)
 load_from = 'work_dirs/artemis-stage1_fashion200k/epoch_8.pth'
 default_hooks = dict(checkpoint=dict(save_best='fashion200k/mean', rule='greater'))
+# the stage-1 AdamW moments continue (official train.py --ckpt); the lr 2.5e-4 is the schedule's
+custom_hooks = [dict(type='PrepareGalleryHook'), dict(type='EpochReseedHook'), dict(type='LoadOptimizerStateHook')]

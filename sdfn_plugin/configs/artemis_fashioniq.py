@@ -10,3 +10,5 @@ model = dict(
 )
 load_from = 'work_dirs/artemis-stage1_fashioniq/epoch_8.pth'
 default_hooks = dict(checkpoint=dict(save_best='avg', rule='greater'))
+# the stage-1 AdamW moments continue (official train.py --ckpt); the lr 2.5e-4 is the schedule's
+custom_hooks = [dict(type='PrepareGalleryHook'), dict(type='EpochReseedHook'), dict(type='LoadOptimizerStateHook')]

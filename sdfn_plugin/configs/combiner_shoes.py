@@ -1,6 +1,6 @@
 # CLIP4Cir Combiner (Baldrati et al., CVPR 2022) on Shoes: frozen CLIP RN50x4, Combiner, CE on 100 x cosine,
-# Adam 2e-5, batch 4096, 300 epochs; images at CLIP's 288-px view. Original 4,621-image eval list, reference
-# excluded (CLIP4Cir did not evaluate Shoes; the protocol is this repository's).
+# Adam 2e-5, batch 4096, 300 epochs; images at CLIP's 288-px view. AMC's protocol (scan pairs on the
+# 4,658-name eval list, 3,521 queries), reference excluded (CLIP4Cir did not evaluate Shoes; the protocol is this repository's).
 _base_ = [
     '_base_/models/combiner_clip_rn50x4.py', '_base_/datasets/shoes.py',
     '_base_/schedules/combiner_adam_300e.py', '_base_/default_runtime.py'

@@ -1,4 +1,4 @@
-# TIRG (ResNet-18 + LSTM) on Shoes, original 4,621-image eval list (1,732 queries), AMC/SDFN transforms.
+# TIRG (ResNet-18 + LSTM) on Shoes, AMC's protocol (scan pairs on the 4,658-name eval list: 3,521 queries), AMC/SDFN transforms.
 _base_ = [
     '_base_/models/tirg_r18_lstm.py', '_base_/datasets/shoes.py',
     '_base_/schedules/tirg_sgd_50e.py', '_base_/default_runtime.py'

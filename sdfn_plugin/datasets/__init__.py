@@ -2,8 +2,10 @@ from .base_cir_dataset import BaseCIRDataset, CIRGalleryDataset
 from .css_dataset import CSSDataset
 from .fashion200k import Fashion200kDataset
 from .fashioniq import FashionIQDataset
+from .image_list import EmptyImageFolderError, ImageDecodeError, ImageListDataset
 from .shoes import ShoesDataset
 from .transforms import *  # noqa: F401,F403
 
 __all__ = ['BaseCIRDataset', 'CIRGalleryDataset', 'CSSDataset', 'FashionIQDataset', 'ShoesDataset',
-           'Fashion200kDataset']
+           'Fashion200kDataset',
+           'ImageListDataset', 'EmptyImageFolderError', 'ImageDecodeError']

@@ -1,5 +1,6 @@
 """Query datasets with an attached gallery, on top of mmengine's BaseDataset."""
 import copy
+import random
 from abc import abstractmethod
 from typing import Callable, List, Optional, Sequence, Union
 
@@ -27,6 +28,10 @@ class CIRGalleryDataset(BaseDataset):
             if 'img_path' not in item:
                 raise KeyError(f'gallery item {i} has no img_path (keys: {sorted(item)})')
         return self._items
+
+    def gallery_keys(self) -> List[str]:
+        """One key per item for a gallery index: the image id (its path when there is none)."""
+        return [str(item.get('img_id', item['img_path'])) for item in self._items]
 
 
 class BaseCIRDataset(BaseDataset):
@@ -69,6 +74,36 @@ class BaseCIRDataset(BaseDataset):
             f'{type(self).__name__} split={self.split!r}: {len(queries)} queries'
             + (f', gallery of {len(self.gallery)} images' if self.gallery else ''))
         return queries
+
+    def protocol_details(self) -> List[str]:
+        """Protocol switches of this dataset as ``'key=value'`` strings (pair construction,
+        image list, caption mode...); subclasses extend it."""
+        return []
+
+    def protocol_summary(self, model_excludes_reference: bool = True) -> str:
+        """The one line logged with every evaluation: dataset, split, protocol switches,
+        gallery size, query count and reference exclusion.
+
+        Args:
+            model_excludes_reference: the evaluated model's ``exclude_reference``;
+                the reference is excluded only when both the dataset (it gives
+                ``ref_gallery_idx``) and the model ask for it.
+        """
+        self.full_init()
+        excluded = bool(getattr(self, 'exclude_reference', True)) and model_excludes_reference
+        parts = [f'{type(self).__name__}(split={self.split!r})'] + self.protocol_details() + [
+            f'gallery {len(self.gallery)} images', f'{len(self)} queries',
+            'reference excluded' if excluded else 'reference kept']
+        return 'evaluation protocol: ' + ', '.join(parts)
+
+    def prepare_data(self, idx: int):
+        """The query through the pipeline; a query with ``text_choices`` gets one of them
+        drawn uniformly at every access (python ``random``, seeded per worker by mmengine)."""
+        info = self.get_data_info(idx)
+        choices = info.pop('text_choices', None)
+        if choices:
+            info['text'] = random.choice(choices)
+        return self.pipeline(info)
 
     def texts(self) -> List[str]:
         """All modification texts of this split (vocabulary building)."""

@@ -47,6 +47,10 @@ class CSSDataset(BaseCIRDataset):
         super().__init__(data_root=data_root, split=split, pipeline=pipeline,
                          gallery_pipeline=gallery_pipeline, test_mode=test_mode, lazy_init=lazy_init)
 
+    def protocol_details(self) -> List[str]:
+        return [f'generated seed={self.gen_cfg.seed}', f'test_mods_per_ref={self.gen_cfg.test_mods_per_ref}',
+                'correct = same scene as the target']
+
     def _annotation_file(self) -> str:
         from .css import ensure_css
         if not self.data_root:

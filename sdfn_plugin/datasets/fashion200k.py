@@ -201,6 +201,10 @@ class Fashion200kDataset(BaseCIRDataset):
     def name(self) -> str:
         return f'Fashion200k({self.split})'
 
+    def protocol_details(self) -> List[str]:
+        out = [f'match={self.match!r}']
+        return out + ([f'queries from {self.test_queries_file}'] if self.split == 'test' else [])
+
     def _root(self, sub: str) -> str:
         return sub if os.path.isabs(sub) else os.path.join(self.data_root, sub)
 

@@ -20,7 +20,9 @@ __all__ = ['FashionIQDataset']
 CATEGORIES = ('dress', 'shirt', 'toptee')
 _SPLITS = ('train', 'val', 'test')
 _GALLERIES = ('val_union', 'split')
-_CAPTION_MODES = ('concat_one', 'concat_both', 'single')
+_CAPTION_MODES = ('concat_one', 'concat_both', 'single', 'amc', 'random')
+#: AMC's FashionIQ text (KevinLight831/AMC datasets.py ``concat_text``)
+AMC_FORMAT = '<BOS> {} <AND> {} <EOS>'
 _LAYOUTS = {'flat': 'images', 'per_category': 'img'}
 
 
@@ -69,6 +71,17 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
     * ``'concat_both'`` (CoSMo, ARTEMIS): two queries per triplet,
       ``c0 <and> c1`` then ``c1 <and> c0``.
     * ``'single'`` (VAL): one query per non-empty caption.
+    * ``'amc'``: one query per triplet, ``'<BOS> c0 <AND> c1 <EOS>'`` as the
+      official AMC code writes it (``joiner`` unused). Its tokeniser deletes
+      punctuation, so the markers become the words ``bos``, ``and``, ``eos``;
+      AMC's vocabulary comes from the raw training captions, where ``bos`` and
+      ``eos`` do not occur, so they are unknown words: :meth:`texts` therefore
+      returns the single captions in this mode (use no ``specials``).
+    * ``'random'`` (training only; CLIP4Cir ``generate_randomized_fiq_caption``):
+      one query per triplet whose text is drawn again at every access, uniformly
+      from ``c0 + joiner + c1``, ``c1 + joiner + c0``, ``c0``, ``c1`` (CLIP4Cir
+      also strips ``'.?, '`` and capitalises; that cleaning is not applied).
+      :meth:`texts` returns ``c0 + joiner + c1``.
 
     Empty captions (shirt val 1, toptee train 12, toptee val 2) are counted and
     logged. In ``'single'`` mode they produce no query (the VAL protocol:
@@ -84,7 +97,8 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
             targets: raises, for training and evaluation alike).
         categories: a category name or a sequence of them.
         gallery: ``'val_union'`` or ``'split'`` (evaluation only).
-        caption_mode: ``'concat_one'``, ``'concat_both'`` or ``'single'``.
+        caption_mode: ``'concat_one'``, ``'concat_both'``, ``'single'``, ``'amc'``
+            or ``'random'``.
         joiner: string placed between the two captions.
         image_layout: ``'flat'`` or ``'per_category'``.
         image_ext: image file suffix (``<ASIN><image_ext>``).
@@ -114,6 +128,12 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
             raise ValueError(f'FashionIQDataset.gallery must be one of {_GALLERIES}, got {gallery!r}')
         if caption_mode not in _CAPTION_MODES:
             raise ValueError(f'FashionIQDataset.caption_mode must be one of {_CAPTION_MODES}, got {caption_mode!r}')
+        if caption_mode == 'random' and split != 'train':
+            raise ValueError(f"FashionIQDataset(split={split!r}): caption_mode='random' draws a new text at every "
+                             'access, a training augmentation; evaluate with a fixed mode such as concat_one')
+        if caption_mode == 'amc' and joiner != ' <and> ':
+            raise ValueError(f"FashionIQDataset: caption_mode='amc' writes AMC's fixed text {AMC_FORMAT!r}, so "
+                             f'joiner={joiner!r} would be ignored; leave joiner at its default')
         if image_layout not in _LAYOUTS:
             raise ValueError(f'FashionIQDataset.image_layout must be one of {tuple(_LAYOUTS)}, got {image_layout!r}')
         if not isinstance(joiner, str) or not joiner.strip():
@@ -165,6 +185,17 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
     def name(self) -> str:
         return f'FashionIQ({"+".join(self.categories)}, {self.split})'
 
+    def texts(self) -> List[str]:
+        """Vocabulary texts: the query texts; the single captions in ``'amc'`` mode (see above)."""
+        if self.caption_mode != 'amc':
+            return super().texts()
+        self.full_init()
+        return [c for i in range(len(self)) for c in self.get_data_info(i)['captions']]
+
+    def protocol_details(self) -> List[str]:
+        out = [f'categories={"+".join(self.categories)}', f'caption_mode={self.caption_mode!r}']
+        return out + ([f'gallery={self.gallery_mode!r}'] if self.is_eval else [])
+
     def _root(self, sub: str) -> str:
         return sub if os.path.isabs(sub) else os.path.join(self.data_root, sub)
 
@@ -192,11 +223,13 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
         """Query texts of one triplet under ``caption_mode`` (captions already stripped)."""
         if self.caption_mode == 'single':
             return [c for c in captions if c]
+        if self.caption_mode == 'amc':  # AMC writes both captions, empty or not
+            return [AMC_FORMAT.format(*captions[:2])] if any(captions) else []
         kept = [c for c in captions if c]
         if not kept:
             return []
         one = self.joiner.join(kept)
-        if self.caption_mode == 'concat_one':
+        if self.caption_mode in ('concat_one', 'random'):
             return [one]
         return [one, self.joiner.join(kept[::-1])]
 
@@ -246,6 +279,12 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
                         ref_id=t['candidate'], tgt_id=t['target'], text=text, category=cat,
                         ref_path=self.image_path(cat, t['candidate']), tgt_path=self.image_path(cat, t['target']),
                         triplet_idx=i, caption_order=order))
+                    if self.caption_mode == 'random':
+                        kept = [c for c in caps if c]
+                        queries[-1]['text_choices'] = [text] if len(kept) < 2 else [
+                            text, self.joiner.join(kept[::-1]), kept[0], kept[1]]
+                    elif self.caption_mode == 'amc':
+                        queries[-1]['captions'] = [c for c in caps if c]
             if empty:
                 n_empty = sum(1 for i in empty for c in triplets[i]['captions'] if not c.strip())
                 effect = ('no query for the empty caption' if self.caption_mode == 'single' else

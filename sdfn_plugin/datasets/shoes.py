@@ -23,6 +23,7 @@ __all__ = ['ShoesDataset']
 _SPLITS = ('train', 'eval')
 _PAIRS = ('filter', 'scan')
 _EVAL_LISTS = ('original_4621', 'current')
+_GALLERIES = ('list', 'val_union')
 #: number of names of the original (Jan 2019) eval list = first lines of the current file
 ORIGINAL_EVAL_SIZE = 4621
 _KEYS = ('ImageName', 'ReferenceImageName', 'RelativeCaption')
@@ -75,8 +76,19 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
       their reference (18) or target (11) is outside the gallery; the latter
       can never be hits but stay in the recall denominator (logged).
 
-    Evaluation: gallery = the eval list in file order; one correct item (the
-    target image); the reference is excluded from its own ranking unless
+    Evaluation gallery (``gallery``):
+
+    * ``'list'`` (default): the eval list in file order (4,621 / 4,658).
+    * ``'val_union'`` (VAL, yanbeic/VAL ``datasets/shoes``): sorted(eval list
+      ∪ every image of the scan-built eval entries): 4,642 with the original
+      list (its 21 outside images added), 4,658 with the current one.
+
+    AMC's published numbers (and so SDFN's comparison) come from
+    ``pairs='scan'`` on ``eval_list='current'``: AMC's test script looks every
+    scan entry's reference and target up in the gallery list, which fails on
+    the 4,621 list. ARTEMIS uses ``pairs='filter'`` on the 4,621 list.
+
+    One correct item (the target image); the reference is excluded from its own ranking unless
     ``exclude_reference=False``. The 27 self-pairs (reference == target) are
     kept; the eval one can never be a hit once the reference is excluded.
     Captions are stripped; an empty caption (none in the official file) is
@@ -87,6 +99,7 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
         split: ``'train'`` or ``'eval'``.
         pairs: ``'filter'`` or ``'scan'``.
         eval_list: ``'original_4621'`` or ``'current'``.
+        gallery: ``'list'`` or ``'val_union'`` (evaluation only).
         captions_file: relative-caption file name (in ``ann_dir``).
         ann_dir: folder of the caption file and the image lists, relative to
             ``data_root`` unless absolute.
@@ -96,7 +109,7 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
     """
 
     def __init__(self, data_root: str, split: str = 'train', pairs: str = 'filter',
-                 eval_list: str = 'original_4621', captions_file: str = 'relative_captions_shoes.json',
+                 eval_list: str = 'original_4621', gallery: str = 'list', captions_file: str = 'relative_captions_shoes.json',
                  ann_dir: str = '', image_dir: str = 'attributedata', image_glob: str = 'womens_*/*/*.jpg',
                  exclude_reference: bool = True, check_images: bool = True, verify_images: bool = False,
                  allow_truncated: bool = False, skip_missing: bool = False, pipeline: PipelineCfg = (),
@@ -108,7 +121,9 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
             raise ValueError(f'ShoesDataset.pairs must be one of {_PAIRS}, got {pairs!r}')
         if eval_list not in _EVAL_LISTS:
             raise ValueError(f'ShoesDataset.eval_list must be one of {_EVAL_LISTS}, got {eval_list!r}')
-        self.pairs, self.eval_list = pairs, eval_list
+        if gallery not in _GALLERIES:
+            raise ValueError(f'ShoesDataset.gallery must be one of {_GALLERIES}, got {gallery!r}')
+        self.pairs, self.eval_list, self.gallery_mode = pairs, eval_list, gallery
         self.captions_file, self.ann_dir = captions_file, ann_dir
         self.image_dir, self.image_glob = image_dir, image_glob
         self.exclude_reference = exclude_reference
@@ -126,7 +141,13 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
     @property
     def name(self) -> str:
         return f'Shoes({self.split}, pairs={self.pairs!r}' + \
-            (f', eval_list={self.eval_list!r})' if self.is_eval else ')')
+            (f', eval_list={self.eval_list!r}, gallery={self.gallery_mode!r})' if self.is_eval else ')')
+
+    def protocol_details(self) -> List[str]:
+        listed = 'train_im_names.txt' if not self.is_eval else \
+            ('eval_im_names.txt' if self.eval_list == 'current' else 'eval_im_names.4621.txt')
+        out = [f'pairs={self.pairs!r}', f'list={listed} ({self.stats.get("list_names", 0)} names)']
+        return out + ([f'gallery={self.gallery_mode!r}'] if self.is_eval else [])
 
     def _root(self, sub: str) -> str:
         return sub if os.path.isabs(sub) else os.path.join(self.data_root, sub)
@@ -188,11 +209,23 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
         if self.pairs == 'filter':
             listed = set(names)
             return [i for i, a in enumerate(anns) if a['ImageName'] in listed and a['ReferenceImageName'] in listed]
+        return self._scan(anns, names)
+
+    @staticmethod
+    def _scan(anns: List[dict], names: List[str]) -> List[int]:
         touching = defaultdict(set)
         for i, a in enumerate(anns):
             touching[a['ImageName']].add(i)
             touching[a['ReferenceImageName']].add(i)
         return [i for n in names for i in sorted(touching.get(n, ()))]
+
+    def _gallery_ids(self, anns: List[dict], names: List[str]) -> List[str]:
+        if self.gallery_mode == 'list':
+            return names
+        # VAL: the list plus every image of the scan-built pairs, whatever ``pairs`` is
+        scan = self._scan(anns, names)
+        used = {anns[i][k] for i in scan for k in ('ImageName', 'ReferenceImageName')}
+        return sorted(set(names) | used)
 
     def load_queries(self) -> List[dict]:
         logger = MMLogger.get_current_instance()
@@ -226,7 +259,7 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
         if empty:
             logger.warning(f'{self.name}: dropped {len(empty)} entries with an empty caption (annotation indices '
                            f'{first(empty)})')
-        gallery_ids = names if self.is_eval else []
+        gallery_ids = self._gallery_ids(anns, names) if self.is_eval else []
         gallery_paths = [path_of(n) for n in gallery_ids]
         self.stats = dict(annotations=len(anns), list_names=len(names), triplets=len(order), empty=len(empty))
         queries, gallery_ids, gallery_paths = self._check_files(queries, gallery_ids, gallery_paths)

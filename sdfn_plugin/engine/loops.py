@@ -3,8 +3,9 @@
 FashionIQ ranks every query against the gallery of its own category
 (``docs/datasets.md``, FashionIQ evaluation), so the three categories are three
 evaluation datasets. mmengine's ``ValLoop``/``TestLoop`` take one dataloader;
-these loops take a list, run them one after the other (the gallery is
-re-encoded by :class:`~sdfn_plugin.engine.hooks.PrepareGalleryHook` for each),
+these loops take a list, run them one after the other (``PrepareGalleryHook``
+installs the first dataset's gallery at ``before_*_epoch``; the loop makes the
+model re-encode the gallery of each later dataset),
 merge the metrics of the per-dataset evaluators (whose prefixes must differ,
 e.g. the category names) and add the protocol summary::
 
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from sdfn_plugin.registry import LOOPS
 
-from .hooks.prepare_gallery_hook import PrepareGalleryHook
+from .hooks.prepare_gallery_hook import prepare_evaluation_gallery
 
 __all__ = ['MultiValLoop', 'MultiTestLoop', 'summarize_subsets']
 
@@ -106,15 +107,6 @@ class _MultiEvalMixin:
             summary.setdefault('name', 'avg')
         self.summary = summary
 
-    def _prepare_gallery(self) -> None:
-        """Re-encode the gallery of the current dataloader (datasets after the first)."""
-        hooks = [h for h in self.runner.hooks if isinstance(h, PrepareGalleryHook)]
-        if not hooks:
-            raise RuntimeError(f'{type(self).__name__} evaluates several datasets and needs PrepareGalleryHook '
-                               '(custom_hooks of default_runtime.py) to switch galleries between them')
-        for hook in hooks:
-            getattr(hook, f'before_{self._stage}_epoch')(self.runner)
-
     def _run_all(self) -> dict:
         call = self.runner.call_hook
         stage = self._stage
@@ -126,8 +118,8 @@ class _MultiEvalMixin:
             self.dataloader, self.evaluator = loader, evaluator
             if i == 0:
                 call(f'before_{stage}_epoch')
-            else:
-                self._prepare_gallery()
+            else:  # the model's gallery must be this dataset's
+                prepare_evaluation_gallery(self.runner.model, loader)
             self.runner.model.eval()
             for idx, data_batch in enumerate(loader):
                 self.run_iter(idx, data_batch)

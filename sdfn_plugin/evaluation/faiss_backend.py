@@ -1,13 +1,15 @@
-"""Optional faiss backend for exact inner-product top-k over large galleries.
+"""Optional faiss backend for inner-product top-k over large galleries.
 
-``pip install faiss-cpu`` (or a faiss GPU build). The index is ``IndexFlatIP``
-(exhaustive, exact inner product; no quantisation, no approximation), moved to
-a GPU when faiss reports one, so rankings equal those of
-:func:`~sdfn_plugin.evaluation.topk.chunked_topk` up to floating-point ties.
-Only scorers whose score is a plain inner product (``inner_product = True``)
-can use it; query-dependent scorers (ARTEMIS) raise a clear error.
+``pip install faiss-cpu`` (or a faiss GPU build). The default index is
+``IndexFlatIP`` (exhaustive, exact inner product; no quantisation, no
+approximation), moved to a GPU when faiss reports one, so rankings equal those
+of :func:`~sdfn_plugin.evaluation.topk.chunked_topk` up to floating-point ties.
+``approximate`` selects an IVF or HNSW index instead (faster on many millions
+of items, recall below 100%). Only scorers whose score is a plain inner product
+(``inner_product = True``) can use it; query-dependent scorers (ARTEMIS) raise
+a clear error. The object that owns the gallery owns its faiss index
+(:class:`~sdfn_plugin.models.retrievers.GalleryIndex`).
 """
-import weakref
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -21,7 +23,10 @@ from .topk import check_exclude, check_retrieval_backend
 if TYPE_CHECKING:
     from sdfn_plugin.models.scorers.base import BaseScorer
 
-__all__ = ['FaissGallery', 'faiss_topk']
+__all__ = ['FaissGallery', 'faiss_topk', 'APPROXIMATE_TYPES']
+
+#: approximate index types and their settings (faiss names: IndexIVFFlat, IndexHNSWFlat)
+APPROXIMATE_TYPES = {'ivf': ('nlist', 'nprobe'), 'hnsw': ('m', 'ef_search', 'ef_construction')}
 
 
 def _import_faiss():
@@ -44,9 +49,13 @@ class FaissGallery:
         gallery: prepared gallery embeddings (``scorer.prepare_gallery`` applied).
         use_gpu: ``None`` = a GPU index when faiss was built with GPUs and sees
             one; ``True`` requires one; ``False`` stays on CPU.
+        approximate: ``None`` (exact ``IndexFlatIP``), ``dict(type='ivf', nlist=..., nprobe=...)``
+            (inverted lists trained on the gallery; a query visits ``nprobe`` of
+            ``nlist`` cells) or ``dict(type='hnsw', m=32, ef_search=64, ef_construction=40)``
+            (graph search; CPU only).
     """
 
-    def __init__(self, gallery: Tensor, use_gpu: Optional[bool] = None) -> None:
+    def __init__(self, gallery: Tensor, use_gpu: Optional[bool] = None, approximate: Optional[dict] = None) -> None:
         if not isinstance(gallery, Tensor) or gallery.dim() != 2:
             shape = tuple(gallery.shape) if isinstance(gallery, Tensor) else type(gallery).__name__
             raise ValueError(f'gallery must be a 2-D (G, D) tensor, got {shape}')
@@ -57,12 +66,15 @@ class FaissGallery:
         self.num_gallery, self.dim = gallery.shape
         self.device = gallery.device
         self.dtype = gallery.dtype
-        index = faiss.IndexFlatIP(self.dim)
-        self.on_gpu = bool(num_gpus > 0 and use_gpu is not False)
+        index = _build_index(faiss, self.dim, approximate, gallery.shape[0])
+        self.on_gpu = bool(num_gpus > 0 and use_gpu is not False and not (approximate or {}).get('type') == 'hnsw')
         if self.on_gpu:
             self._resources = faiss.StandardGpuResources()
             index = faiss.index_cpu_to_gpu(self._resources, 0, index)
-        index.add(_as_float32_numpy(gallery))
+        data = _as_float32_numpy(gallery)
+        if not index.is_trained:
+            index.train(data)
+        index.add(data)
         self.index = index
 
     def search(self, query: Tensor, k: int, exclude: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
@@ -89,16 +101,26 @@ class FaissGallery:
         return (values[:, :k_out].to(self.device, self.dtype), indices[:, :k_out].to(self.device))
 
 
-# One cached index: evaluation calls faiss_topk once per query batch on the same gallery tensor.
-_cache: dict = {}
-
-
-def _gallery_index(gallery: Tensor) -> FaissGallery:
-    ref = _cache.get('gallery')
-    if ref is not None and ref() is gallery and _cache['version'] == gallery._version:
-        return _cache['index']
-    index = FaissGallery(gallery)
-    _cache.update(gallery=weakref.ref(gallery), version=gallery._version, index=index)
+def _build_index(faiss, dim: int, approximate: Optional[dict], num_gallery: int):
+    if approximate is None:
+        return faiss.IndexFlatIP(dim)
+    approximate = dict(approximate)
+    kind = approximate.pop('type', None)
+    if kind not in APPROXIMATE_TYPES:
+        raise ValueError(f"approximate must be dict(type='ivf'|'hnsw', ...), got type {kind!r}")
+    unknown = set(approximate) - set(APPROXIMATE_TYPES[kind])
+    if unknown:
+        raise ValueError(f'approximate {kind!r} takes {APPROXIMATE_TYPES[kind]}, got unknown {sorted(unknown)}')
+    if kind == 'hnsw':
+        index = faiss.IndexHNSWFlat(dim, int(approximate.get('m', 32)), faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = int(approximate.get('ef_construction', 40))
+        index.hnsw.efSearch = int(approximate.get('ef_search', 64))
+        return index
+    nlist = int(approximate.get('nlist', max(1, int(4 * num_gallery ** 0.5))))  # faiss guideline: ~4 sqrt(N)
+    if nlist > num_gallery:
+        raise ValueError(f'approximate ivf: nlist={nlist} cells need at least as many gallery items, got {num_gallery}')
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.nprobe = int(approximate.get('nprobe', 16))
     return index
 
 
@@ -108,12 +130,12 @@ def faiss_topk(query: QueryBatch,
                scorer: 'BaseScorer',
                k: int,
                exclude: Optional[Union[Tensor, Sequence[int]]] = None) -> Tuple[Tensor, Tensor]:
-    """:func:`~sdfn_plugin.evaluation.topk.chunked_topk` through a faiss index
-    (built once per gallery tensor and reused while the tensor is unchanged)."""
+    """:func:`~sdfn_plugin.evaluation.topk.chunked_topk` through an exact faiss index built for
+    this call (to search one gallery many times, keep a :class:`FaissGallery` or a ``GalleryIndex``)."""
     check_retrieval_backend('faiss', scorer)
     if not isinstance(query, QueryBatch):
         raise TypeError(f'query must be a QueryBatch, got {type(query).__name__}')
-    index = _gallery_index(gallery)
+    index = FaissGallery(gallery)
     if exclude is not None:
         exclude = check_exclude(exclude, query.query.shape[0], gallery.shape[0], gallery.device)
     return index.search(query.query, k, exclude)

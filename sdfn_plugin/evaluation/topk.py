@@ -19,8 +19,9 @@ be 3.7 GiB of float32). Two paths:
   scorer is called as ``scorer(query, gallery[s:e])`` on gallery chunks with
   all queries at once (the query ``aux`` is passed whole, never sliced).
 
-:func:`retrieve_topk` picks between this and the optional faiss backend
-(:mod:`sdfn_plugin.evaluation.faiss_backend`).
+The gallery index (:class:`~sdfn_plugin.models.retrievers.GalleryIndex`) picks
+between this and the optional faiss backend (:mod:`.faiss_backend`, which
+imports this module, never the other way round).
 """
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
@@ -32,7 +33,7 @@ from sdfn_plugin.structures import QueryBatch
 if TYPE_CHECKING:  # avoid importing the model package at import time
     from sdfn_plugin.models.scorers.base import BaseScorer
 
-__all__ = ['chunked_topk', 'retrieve_topk', 'RETRIEVAL_BACKENDS', 'check_retrieval_backend']
+__all__ = ['chunked_topk', 'RETRIEVAL_BACKENDS', 'check_retrieval_backend', 'check_exclude']
 
 RETRIEVAL_BACKENDS = ('torch', 'faiss')
 ExcludeArg = Optional[Union[Tensor, Sequence[int]]]
@@ -241,19 +242,3 @@ def chunked_topk(query: QueryBatch,
         return _inner_product_topk(query.query, gallery, k, exclude, gallery_chunk, query_chunk)
     return _scorer_topk(query, gallery, scorer, k, exclude, gallery_chunk)
 
-
-def retrieve_topk(query: QueryBatch,
-                  gallery: Tensor,
-                  scorer: 'BaseScorer',
-                  k: int,
-                  exclude: ExcludeArg = None,
-                  gallery_chunk: Optional[int] = None,
-                  backend: str = 'torch') -> Tuple[Tensor, Tensor]:
-    """Top-k through the chosen backend: ``'torch'`` (:func:`chunked_topk`) or
-    ``'faiss'`` (exact inner-product index, GPU when faiss has one; same result
-    contract). The faiss index of a gallery tensor is built once and reused."""
-    check_retrieval_backend(backend, scorer)
-    if backend == 'torch':
-        return chunked_topk(query, gallery, scorer, k, exclude, gallery_chunk)
-    from .faiss_backend import faiss_topk
-    return faiss_topk(query, gallery, scorer, k, exclude)

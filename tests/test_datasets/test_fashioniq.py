@@ -101,6 +101,44 @@ def test_caption_texts_and_joiner():
     assert _ds(joiner=' and ').get_data_info(0)['text'] == f'{c0} and {c1}'
 
 
+def test_amc_caption_mode_and_vocabulary_texts():
+    """AMC's "<BOS> c0 <AND> c1 <EOS>": tokenised as AMC does, the markers become bos / and / eos, and bos / eos
+    are unknown words because the vocabulary comes from the single captions."""
+    from sdfn_plugin.models.encoders.text.vocabulary import Vocabulary, tokenize
+    raw = _raw('dress')
+    ds = _ds(caption_mode='amc')
+    assert len(ds) == 2017
+    c0, c1 = (c.strip() for c in raw[0]['captions'])
+    text = ds.get_data_info(0)['text']
+    assert text == f'<BOS> {c0} <AND> {c1} <EOS>'
+    assert tokenize(text) == ['bos', *tokenize(c0), 'and', *tokenize(c1), 'eos']
+    texts = ds.texts()
+    assert texts == [c.strip() for t in raw for c in t['captions'] if c.strip()] and len(texts) == 4034
+    vocab = Vocabulary.from_texts(texts)
+    assert 'bos' not in vocab.stoi and 'eos' not in vocab.stoi and 'and' in vocab.stoi
+    ids = vocab.encode(text)
+    assert ids[0] == ids[-1] == vocab.stoi['<unk>'] and ids[len(tokenize(c0)) + 1] == vocab.stoi['and']
+    with pytest.raises(ValueError, match="caption_mode='amc' writes AMC's fixed text"):
+        _ds(caption_mode='amc', joiner=' and ')
+
+
+def test_random_caption_order_draws_the_four_texts():
+    """CLIP4Cir's training text: c0+c1, c1+c0, c0 or c1, uniformly, drawn again at every access."""
+    import random
+    raw = _raw('dress', 'train')
+    c0, c1 = (c.strip() for c in raw[0]['captions'])
+    ds = _ds(split='train', caption_mode='random', joiner=' and ')
+    assert len(ds) == 5985 and ds.texts()[0] == f'{c0} and {c1}'
+    random.seed(0)
+    draws = [ds[0]['text'] for _ in range(400)]
+    counts = {t: draws.count(t) for t in set(draws)}
+    assert set(counts) == {f'{c0} and {c1}', f'{c1} and {c0}', c0, c1}
+    assert all(70 <= n <= 130 for n in counts.values()), counts  # 100 expected each; 6 sigma is about 52
+    assert 'text_choices' not in ds[0] and ds.get_data_info(0)['text'] == f'{c0} and {c1}'
+    with pytest.raises(ValueError, match="caption_mode='random' draws a new text at every access"):
+        _ds(caption_mode='random')
+
+
 def test_empty_caption_behaviour(caplog_mm):
     raw = _raw('shirt')
     empty = [i for i, t in enumerate(raw) if any(not c.strip() for c in t['captions'])]

@@ -72,6 +72,30 @@ def test_eval_counts_and_indices(root, pairs, eval_list, queries, gallery):
         assert ds.stats['target_outside_gallery'] == ds.stats['reference_outside_gallery'] == 0
 
 
+def test_val_union_gallery(root):
+    """VAL's gallery: sorted(4,621 list | every image of the scan pairs) = 4,642; nothing added to 4,658."""
+    ds = _eval(root, pairs='scan', gallery='val_union', check_images=False)
+    ids = [g['img_id'] for g in ds.gallery]
+    assert (len(ds), len(ids)) == (3492, 4642) and ids == sorted(ids)
+    added = set(ids) - set(_names('eval_im_names.4621.txt'))
+    assert len(added) == 21 and added <= set(_names('eval_im_names.txt'))  # the 21 of the 37 appended names
+    assert ds.stats['target_outside_gallery'] == ds.stats['reference_outside_gallery'] == 0
+    _check(ds)
+    cur = _eval(root, pairs='filter', eval_list='current', gallery='val_union', check_images=False)
+    assert (len(cur), len(cur.gallery)) == (1761, 4658)
+
+
+def test_protocol_summary_line(root):
+    ds = _eval(root, pairs='scan', eval_list='current', check_images=False)
+    assert ds.protocol_summary() == (
+        "evaluation protocol: ShoesDataset(split='eval'), pairs='scan', list=eval_im_names.txt (4658 names), "
+        "gallery='list', gallery 4658 images, 3521 queries, reference excluded")
+    assert ds.protocol_summary(model_excludes_reference=False).endswith('3521 queries, reference kept')
+    kept = _eval(root, exclude_reference=False, check_images=False)
+    assert kept.protocol_summary().endswith(
+        "list=eval_im_names.4621.txt (4621 names), gallery='list', gallery 4621 images, 1732 queries, reference kept")
+
+
 def test_filter_queries_follow_caption_file(root):
     with open(os.path.join(SHOES, 'relative_captions_shoes.json')) as f:
         anns = json.load(f)
@@ -149,6 +173,30 @@ def test_caption_file_missing_key(tmp_path):
 
 
 def test_argument_errors():
-    for kw in (dict(split='test'), dict(pairs='both'), dict(eval_list='4658')):
-        with pytest.raises(ValueError):
+    for kw, field in ((dict(split='test'), 'split'), (dict(pairs='both'), 'pairs'),
+                      (dict(eval_list='4658'), 'eval_list'), (dict(gallery='union'), 'gallery')):
+        with pytest.raises(ValueError, match=f'ShoesDataset.{field} must be one of'):
             ShoesDataset(SHOES, check_images=False, **kw)
+
+
+@pytest.mark.parametrize('config,train,queries,gallery', [
+    ('sdfn_shoes.py', 17954, 3521, 4658), ('artemis_shoes.py', 8990, 1732, 4621)])
+def test_configs_build_their_protocol(root, config, train, queries, gallery):
+    """SDFN and AMC evaluate as AMC's code does (scan pairs, 4,658 list); ARTEMIS keeps filter / 4,621."""
+    from mmengine.config import Config
+
+    from cir_testlib import CONFIGS
+    from sdfn_plugin.registry import DATASETS
+    from sdfn_plugin.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(os.path.join(CONFIGS, config))
+    ev = DATASETS.build(dict(cfg.test_dataloader.dataset, data_root=str(root)))
+    assert (len(ev), len(ev.gallery)) == (queries, gallery)
+    assert dict(cfg.val_dataloader.dataset) == dict(cfg.test_dataloader.dataset)
+    vocab = cfg.model.text_encoder.vocab_dataset
+    assert vocab.pairs == cfg.train_dataloader.dataset.pairs
+    assert len(DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=SHOES, check_images=False))) == train
+    if config == 'sdfn_shoes.py':  # AMC's config builds the same datasets (compared as configs: no second load)
+        amc = Config.fromfile(os.path.join(CONFIGS, 'amc_shoes.py'))
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            assert amc[key]['dataset'] == cfg[key]['dataset']

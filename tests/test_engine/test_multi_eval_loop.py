@@ -83,8 +83,10 @@ def test_fashioniq_config_trains_and_evaluates_per_category(tmp_path):
     assert metrics['dress/R@10'] == metrics['shirt/R@10'] == 100.0  # galleries smaller than 10
     log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
     # each category is ranked against its own gallery (val during training and test)
-    assert log.count('evaluation protocol: 3 queries against a gallery of 6 images') == 2
-    assert log.count('evaluation protocol: 4 queries against a gallery of 5 images') == 2
+    line = ("evaluation protocol: FashionIQDataset(split='val'), categories={}, caption_mode='concat_one', "
+            "gallery='val_union', gallery {} images, {} queries, reference excluded")
+    assert log.count(line.format('dress', 6, 3)) == 2
+    assert log.count(line.format('shirt', 5, 4)) == 2
     assert any(f.startswith('best_avg_epoch_1') for f in os.listdir(cfg.work_dir))
 
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from sdfn_plugin.evaluation.faiss_backend import FaissGallery, faiss_topk
-from sdfn_plugin.evaluation.topk import chunked_topk, retrieve_topk
+from sdfn_plugin.evaluation.topk import chunked_topk
+from sdfn_plugin.models.retrievers import GalleryIndex
 from sdfn_plugin.models.scorers.base import BaseScorer, CosineScorer, DotScorer
 from sdfn_plugin.registry import MODELS
 from sdfn_plugin.structures import QueryBatch
@@ -49,15 +50,16 @@ def test_same_ranking_as_torch_path(scorer_cls, num_gallery, k, use_exclude):
 
 
 def test_index_is_reused_until_the_gallery_changes():
+    # the GalleryIndex owns its faiss structure: built once, rebuilt after add()
     query, gallery, _ = _data(5, 50)
-    retrieve_topk(QueryBatch(query), gallery, DotScorer(), 5, backend='faiss')
-    from sdfn_plugin.evaluation import faiss_backend
-    first = faiss_backend._cache['index']
-    retrieve_topk(QueryBatch(query), gallery, DotScorer(), 5, backend='faiss')
-    assert faiss_backend._cache['index'] is first
-    gallery.mul_(-1)  # in-place change: a stale index would return the old ranking
-    _, indices = retrieve_topk(QueryBatch(query), gallery, DotScorer(), 5, backend='faiss')
-    assert faiss_backend._cache['index'] is not first
+    index = GalleryIndex(gallery[:40], [str(i) for i in range(40)], backend='faiss')
+    index.search(QueryBatch(query), 5, scorer=DotScorer())
+    first = index._faiss
+    index.search(QueryBatch(query), 5, scorer=DotScorer())
+    assert index._faiss is first
+    index.add(gallery[40:], [str(i) for i in range(40, 50)])  # a stale index would miss the new items
+    _, indices = index.search(QueryBatch(query), 5, scorer=DotScorer())
+    assert index._faiss is not first
     assert torch.equal(indices, (query @ gallery.t()).argsort(dim=1, descending=True)[:, :5])
 
 
@@ -66,9 +68,9 @@ def test_query_dependent_scorer_is_a_clear_error():
     batch = QueryBatch(query, {'w': torch.ones_like(query)})
     with pytest.raises(ValueError, match=r"retrieval_backend='faiss' needs an inner-product scorer, "
                        r'but ReweightedScorer has inner_product=False'):
-        retrieve_topk(batch, gallery, ReweightedScorer(), 3, backend='faiss')
+        GalleryIndex(gallery, [str(i) for i in range(10)], backend='faiss').search(batch, 3, scorer=ReweightedScorer())
     with pytest.raises(ValueError, match=r"retrieval_backend must be one of \('torch', 'faiss'\), got 'annoy'"):
-        retrieve_topk(batch, gallery, DotScorer(), 3, backend='annoy')
+        GalleryIndex(gallery, [str(i) for i in range(10)], backend='annoy')
 
 
 def _model_cfg(tmp_path, **kw):

@@ -3,7 +3,7 @@
 SDFN (arXiv 2405.15451) Eq. 4 distils the previous epoch's path predictions
 into the current model. Instead of keeping a copy of last epoch's network, we
 record each training sample's (softened) path vector when it is seen and
-replay it one epoch later (``docs/sdfn_method.md`` Sec. 5.3).
+replay it one epoch later (``docs/sdfn.md``, Objective).
 
 Two banks of persistent buffers (they travel in the model ``state_dict``, so
 mmengine checkpoints and ``--resume`` restore them):

@@ -7,12 +7,14 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from sdfn_plugin.datasets.feature_cache.config import FeatureCacheConfig
+from sdfn_plugin.evaluation.topk import check_retrieval_backend
 from sdfn_plugin.registry import MODELS
 from sdfn_plugin.structures import CIRDataSample, FusionOutput, ImageFeatures, QueryBatch
 
 from ..fusions.base import BaseFusion
 from ..losses.base import BaseCIRLoss
 from ..scorers.base import BaseScorer
+from .gallery_mixin import GalleryRetrieverMixin
 
 ForwardResult = Union[Dict[str, torch.Tensor], List[dict], Dict[str, object]]
 # images (B, 3, H, W), or the tower's features when the pipeline loaded them from a feature cache
@@ -20,7 +22,7 @@ ImageInput = Union[torch.Tensor, ImageFeatures]
 
 
 @MODELS.register_module()
-class ComposedRetriever(BaseModel):
+class ComposedRetriever(GalleryRetrieverMixin, BaseModel):
     """Composed image retrieval: ``q = fusion(E_img(ref), E_txt(text))``, gallery
     ``g = target_head(E_img(img))`` (the pooled image feature by default),
     ranked by ``scorer(q, g)``.
@@ -29,11 +31,13 @@ class ComposedRetriever(BaseModel):
 
     * ``'loss'``: ``inputs`` has ``ref``, ``tgt`` images and ``text``; returns the
       dict of every loss term (keys containing ``'loss'`` are optimised).
-    * ``'predict'``: ``inputs`` has ``ref`` and ``text``; needs a gallery prepared
-      by :meth:`set_gallery` (the ``PrepareGalleryHook`` does it before each
-      evaluation); returns one dict per query with ``pred_topk`` (gallery
-      indices, best first), ``gt_gallery_idx``, ``category`` and the fusion's
-      ``predict_aux_keys`` (e.g. SDFN's routing ``paths``).
+    * ``'predict'``: ``inputs`` has ``ref`` and ``text``; needs a gallery index
+      installed by :meth:`prepare_gallery` / :meth:`set_gallery` (the
+      ``PrepareGalleryHook`` does it before each evaluation); returns one dict
+      per query with ``pred_topk`` (gallery indices, best first), ``pred_scores``,
+      ``pred_keys``, ``gt_gallery_idx``, ``category`` and the fusion's
+      ``predict_aux_keys`` (e.g. SDFN's routing ``paths``); see
+      :class:`~sdfn_plugin.models.retrievers.gallery_mixin.GalleryRetrieverMixin`.
     * ``'tensor'``: returns ``{'query': ..., 'target': ...}`` embeddings.
 
     Args:
@@ -84,7 +88,9 @@ class ComposedRetriever(BaseModel):
         self.text_encoder = MODELS.build(text_encoder)
         self.fusion: BaseFusion = MODELS.build(fusion)
         self.target_head = MODELS.build(target_head) if target_head else None
+        self.target_head_cfg = copy.deepcopy(dict(target_head)) if target_head else None
         self.scorer: BaseScorer = MODELS.build(scorer or dict(type='CosineScorer'))
+        self.scorer_cfg = copy.deepcopy(dict(scorer or dict(type='CosineScorer')))
         self.losses = nn.ModuleList([MODELS.build(cfg) for cfg in losses])
         for i, loss in enumerate(self.losses):
             if not isinstance(loss, BaseCIRLoss):
@@ -93,9 +99,7 @@ class ComposedRetriever(BaseModel):
         self.topk = topk
         self.exclude_reference = exclude_reference
         self.gallery_chunk = gallery_chunk
-        from sdfn_plugin.evaluation.topk import check_retrieval_backend
         self.retrieval_backend = check_retrieval_backend(retrieval_backend, self.scorer, 'model.retrieval_backend')
-        self._gallery: Optional[torch.Tensor] = None
 
     def _check_dims(self) -> None:
         pairs = [('image_encoder', getattr(self.image_encoder, 'out_dim', None), 'fusion.image_dim',
@@ -132,9 +136,11 @@ class ComposedRetriever(BaseModel):
         """Gallery/target embeddings ``(B, D)`` of images."""
         return self.gallery_embedding(self.image_features(images))
 
-    def set_gallery(self, gallery: Optional[torch.Tensor]) -> None:
-        """Install (raw) gallery embeddings for ``predict``; ``None`` frees them."""
-        self._gallery = None if gallery is None else self.scorer.prepare_gallery(gallery)
+    def gallery_branch(self):
+        """Image encoder and target head (weights and configs) and the scorer config."""
+        return ({'image_encoder': self.image_encoder, 'target_head': self.target_head},
+                {'image_encoder': self.image_encoder_cfg, 'target_head': self.target_head_cfg,
+                 'scorer': self.scorer_cfg})
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs: dict, data_samples: Optional[List[CIRDataSample]] = None,
@@ -175,30 +181,3 @@ class ComposedRetriever(BaseModel):
                     raise KeyError(f'two loss terms both return {name!r}; give them distinct names')
                 losses[name] = value
         return losses
-
-    @torch.no_grad()
-    def predict(self, inputs: dict, data_samples: Optional[List[CIRDataSample]]) -> List[dict]:
-        from sdfn_plugin.evaluation.topk import retrieve_topk
-        if self._gallery is None:
-            raise RuntimeError("mode='predict' needs a gallery: add PrepareGalleryHook to custom_hooks "
-                               '(default_runtime does) or call model.set_gallery(...)')
-        if data_samples is None:
-            raise ValueError("mode='predict' needs data_samples (they carry the ground truth)")
-        query = self.scorer.prepare_query(self.extract_query(inputs['ref'], inputs['text']))
-        exclude = None
-        if self.exclude_reference:
-            exclude = torch.tensor([int(s.metainfo.get('ref_gallery_idx', -1)) for s in data_samples],
-                                   device=query.query.device)
-        gallery = self._gallery.to(query.query.device)
-        _, topk = retrieve_topk(query, gallery, self.scorer, self.topk, exclude, self.gallery_chunk,
-                                self.retrieval_backend)
-        keys = getattr(self.fusion, 'predict_aux_keys', ())
-        results = []
-        for i, sample in enumerate(data_samples):
-            res = {'pred_topk': topk[i].cpu(), 'gt_gallery_idx': list(sample.metainfo.get('gt_gallery_idx', [])),
-                   'category': sample.metainfo.get('category', ''), 'sample_idx': sample.metainfo.get('sample_idx')}
-            for k in keys:
-                if k in query.aux:
-                    res[k] = query.aux[k][i].detach().cpu()
-            results.append(res)
-        return results

@@ -27,6 +27,7 @@ from sdfn_plugin.registry import MODELS
 from sdfn_plugin.structures import CIRDataSample, QueryBatch
 
 from ..scorers.base import DotScorer
+from .gallery_mixin import GalleryRetrieverMixin
 
 __all__ = ['EnsembleRetriever', 'build_member']
 
@@ -43,7 +44,7 @@ def build_member(index: int, member: dict) -> nn.Module:
 
 
 @MODELS.register_module()
-class EnsembleRetriever(BaseModel):
+class EnsembleRetriever(GalleryRetrieverMixin, BaseModel):
     """Args:
         members: at least two ``dict(config=..., checkpoint=...)``, each a trained
             :class:`ComposedRetriever` (for AMC: the EMA weights its checkpoints hold).
@@ -67,7 +68,8 @@ class EnsembleRetriever(BaseModel):
         self.topk = topk
         self.exclude_reference = exclude_reference
         self.gallery_chunk = gallery_chunk
-        self._gallery: Optional[torch.Tensor] = None
+        self.retrieval_backend = 'torch'
+        self.member_configs = [m['config'] for m in members]
 
     @staticmethod
     def _check_members(models: List[nn.Module], members: Sequence[dict]) -> None:
@@ -95,8 +97,14 @@ class EnsembleRetriever(BaseModel):
     def extract_gallery(self, images: torch.Tensor) -> torch.Tensor:
         return torch.cat([F.normalize(m.extract_gallery(images), dim=-1) for m in self.members], dim=-1)
 
-    def set_gallery(self, gallery: Optional[torch.Tensor]) -> None:
-        self._gallery = gallery
+    def gallery_branch(self):
+        """Every member's gallery branch (the ensemble's gallery concatenates them)."""
+        modules, cfgs = {}, {'scorer': 'DotScorer over concatenated unit vectors'}
+        for i, member in enumerate(self.members):
+            parts, cfg = member.gallery_branch()
+            modules.update({f'member{i}.{k}': v for k, v in parts.items()})
+            cfgs[f'member{i}'] = cfg
+        return modules, cfgs
 
     def forward(self, inputs: dict, data_samples: Optional[List[CIRDataSample]] = None,
                 mode: str = 'tensor') -> object:
@@ -110,19 +118,3 @@ class EnsembleRetriever(BaseModel):
                 out['target'] = self.extract_gallery(inputs['tgt'])
             return out
         raise RuntimeError(f"Invalid mode {mode!r}: expected 'predict' or 'tensor'")
-
-    @torch.no_grad()
-    def predict(self, inputs: dict, data_samples: Optional[List[CIRDataSample]]) -> List[dict]:
-        from sdfn_plugin.evaluation.topk import chunked_topk
-        if self._gallery is None or data_samples is None:
-            raise RuntimeError("EnsembleRetriever mode='predict' needs a gallery (PrepareGalleryHook) "
-                               'and data_samples')
-        query = self.extract_query(inputs['ref'], inputs['text'])
-        device = query.query.device
-        exclude = None
-        if self.exclude_reference:
-            exclude = torch.tensor([int(s.metainfo.get('ref_gallery_idx', -1)) for s in data_samples], device=device)
-        _, top = chunked_topk(query, self._gallery.to(device), self.scorer, self.topk, exclude, self.gallery_chunk)
-        return [{'pred_topk': top[i].cpu(), 'gt_gallery_idx': list(s.metainfo.get('gt_gallery_idx', [])),
-                 'category': s.metainfo.get('category', ''), 'sample_idx': s.metainfo.get('sample_idx')}
-                for i, s in enumerate(data_samples)]

@@ -42,7 +42,13 @@ class BaseScorer(nn.Module, metaclass=ABCMeta):
 
 @MODELS.register_module()
 class DotScorer(BaseScorer):
-    """Plain dot product (TIRG, FiLM, concat: the gallery is the encoder output)."""
+    """Plain dot product of the unnormalised query and gallery embeddings.
+
+    Not TIRG's evaluation: the official TIRG code (google/tirg ``test_retrieval.py``)
+    L2-normalises every query and gallery feature before the dot product, i.e.
+    ranks by cosine, so the TIRG configs use :class:`CosineScorer`. Magnitudes
+    matter here, which suits embeddings trained for an unnormalised inner product.
+    """
 
     def forward(self, query: QueryBatch, gallery: torch.Tensor) -> torch.Tensor:
         return query.query @ gallery.t()

@@ -110,6 +110,58 @@ def test_no_frozen_bn_trains_bn():
     assert all(p.requires_grad for p in enc.parameters())
 
 
+def _sgd_step(enc, x):
+    opt = torch.optim.SGD([p for p in enc.parameters() if p.requires_grad], lr=0.1)
+    enc(x).pooled.square().sum().backward()
+    opt.step()
+
+
+def test_norm_eval_fixes_running_stats_while_affine_trains():
+    """AMC: BatchNorm normalises with its running statistics, which a training step leaves unchanged,
+    while its weight and bias are updated."""
+    torch.manual_seed(0)
+    enc = TorchvisionResNet(depth=18, out_dim=8, norm_eval=True).train()
+    bns = _bn_layers(enc)
+    assert enc.training and not any(m.training for m in bns)
+    assert all(p.requires_grad for p in enc.parameters())
+    stats = [(m.running_mean.clone(), m.running_var.clone(), int(m.num_batches_tracked)) for m in bns]
+    affine = [(m.weight.clone(), m.bias.clone()) for m in bns]
+    _sgd_step(enc, torch.randn(2, 3, 32, 32))
+    for m, (mean, var, n) in zip(bns, stats):
+        assert torch.equal(m.running_mean, mean) and torch.equal(m.running_var, var) and int(m.num_batches_tracked) == n
+    assert all(not torch.equal(m.weight, w) and not torch.equal(m.bias, b) for m, (w, b) in zip(bns, affine))
+    # with running statistics mean 0 / var 1 (fresh), the first BN is exactly weight * x + bias
+    x = torch.randn(2, 64, 4, 4)
+    bn = bns[0]
+    ref = x * bn.weight.view(1, -1, 1, 1) / torch.sqrt(torch.tensor(1.0 + bn.eps)) + bn.bias.view(1, -1, 1, 1)
+    assert torch.allclose(bn(x), ref, atol=1e-6)
+
+
+def test_frozen_eval_false_runs_frozen_batchnorm_in_train_mode():
+    """ARTEMIS stage 1: the CNN is frozen through requires_grad only, so its BatchNorm keeps
+    updating running statistics (weights unchanged); the default keeps frozen stages in eval mode."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 32)
+    for frozen_eval in (True, False):
+        enc = TorchvisionResNet(depth=18, out_dim=8, frozen=True, frozen_eval=frozen_eval).train()
+        bn = enc.stem[1]
+        mean, weight = bn.running_mean.clone(), bn.weight.clone()
+        _sgd_step(enc, x)
+        assert bn.training is (not frozen_eval) and not bn.weight.requires_grad
+        assert torch.equal(bn.weight, weight)
+        assert torch.equal(bn.running_mean, mean) is frozen_eval
+        if not frozen_eval:  # momentum 0.1 from zero: running mean = 0.1 x the batch mean of the stem conv output
+            batch_mean = enc.stem[0](x).mean(dim=(0, 2, 3))
+            assert torch.allclose(bn.running_mean, 0.1 * batch_mean, atol=1e-6)
+
+
+def test_norm_option_errors():
+    with pytest.raises(ValueError, match='frozen_bn=True already keeps BatchNorm in eval mode'):
+        TorchvisionResNet(depth=18, out_dim=8, frozen_bn=True, norm_eval=True)
+    with pytest.raises(ValueError, match='frozen_eval=False .* needs frozen parts'):
+        TorchvisionResNet(depth=18, out_dim=8, frozen_eval=False)
+
+
 def test_frozen_stages_one_freezes_stem_and_layer1_only():
     enc = TorchvisionResNet(depth=18, out_dim=8, frozen_stages=1)
     assert all(not p.requires_grad for p in enc.stem.parameters())

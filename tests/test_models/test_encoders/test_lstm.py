@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from sdfn_plugin.models.encoders.text import LSTMTextEncoder, Vocabulary, build_vocabulary
+from sdfn_plugin.models.encoders.text.lstm import masked_max
 from sdfn_plugin.registry import DATASETS
 
 TEXTS = ['make the red cube blue', 'remove sphere', 'add a small green cube to the left of it', 'x']
@@ -95,6 +96,28 @@ def test_max_pooling_is_masked_max(vocab_file):
             torch.testing.assert_close(enc([text]).pooled[0], manual, rtol=1e-5, atol=1e-6)
 
 
+def test_masked_max_padding_values_on_a_hand_tensor():
+    words = torch.tensor([[[-1.0, 2.0], [-3.0, -4.0], [9.0, 9.0]],   # 2 valid steps, 1 padded step
+                          [[-5.0, 1.0], [-2.0, -6.0], [-7.0, 3.0]]])  # 3 valid steps
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    assert torch.equal(masked_max(words, mask), torch.tensor([[-1.0, 2.0], [-2.0, 3.0]]))
+    # AMC: the padded step counts as 0, so a negative channel of the shorter sentence becomes 0
+    assert torch.equal(masked_max(words, mask, 'zero'), torch.tensor([[0.0, 2.0], [-2.0, 3.0]]))
+
+
+def test_zero_padding_max_pooling_matches_amc(vocab_file):
+    enc = _encoder(vocab_file, pooling='max', max_padding='zero', out_dim=4)
+    with torch.no_grad():
+        out = enc(TEXTS)
+        true_max = masked_max(out.tokens, out.mask)
+        longest = int(out.mask.sum(1).argmax())
+        for i in range(len(TEXTS)):
+            expected = true_max[i] if i == longest else true_max[i].clamp(min=0)
+            assert torch.equal(out.pooled[i], expected)
+        shorter = [i for i in range(len(TEXTS)) if i != longest]
+        assert (true_max[shorter] < 0).any()  # the option changes something on this batch
+
+
 def test_max_length_truncates(vocab_file):
     enc = _encoder(vocab_file, max_length=2)
     out = enc(TEXTS)
@@ -126,7 +149,9 @@ def test_both_or_neither_vocabulary_source(vocab_file):
 
 
 @pytest.mark.parametrize('kwargs,match', [({'pooling': 'mean'}, 'pooling'), ({'rnn': 'rnn'}, 'rnn'),
-                                          ({'max_length': 0}, 'max_length')])
+                                          ({'max_length': 0}, 'max_length'),
+                                          ({'pooling': 'max', 'max_padding': 0}, 'max_padding must be one of'),
+                                          ({'max_padding': 'zero'}, "applies to pooling='max' only")])
 def test_bad_arguments(vocab_file, kwargs, match):
     with pytest.raises(ValueError, match=match):
         LSTMTextEncoder(vocab_file=vocab_file, embed_dim=4, hidden_dim=4, **kwargs)

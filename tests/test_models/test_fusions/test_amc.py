@@ -155,10 +155,11 @@ def test_ema_weights_are_evaluated_and_the_raw_weights_restored(css_root, tmp_pa
 def test_amc_real_dataset_configs_follow_the_paper_recipe(dataset, css_root):
     model, cfg = build_offline(f'amc_{dataset}.py', css_root)
     assert isinstance(model.fusion, AMC) and len(model.fusion.layers) == 2 and model.fusion.embed_dim == 1024
-    assert model.image_encoder.frozen_bn
+    assert model.image_encoder.norm_eval and not model.image_encoder.frozen_bn
     bn = model.image_encoder.stem[1]
     model.train()
-    assert not bn.training and not bn.weight.requires_grad  # frozen backbone BatchNorm
+    assert not bn.training and bn.weight.requires_grad  # running statistics fixed, affine parameters train (AMC)
+    assert model.text_encoder.max_padding == 'zero'
     assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-4, weight_decay=1e-6, eps=1e-8)
     assert cfg.param_scheduler[0].milestones == [40] and cfg.train_cfg.max_epochs == 50
     ema = cfg.custom_hooks[0]

@@ -25,6 +25,8 @@ def test_artemis_two_stage_configs(dataset, css_root):
     assert not any(p.requires_grad for p in enc1.layers.parameters()) and enc1.proj.weight.requires_grad
     assert not stage1.text_encoder.embedding.weight.requires_grad
     assert stage1.text_encoder.rnn.weight_ih_l0.requires_grad
+    stage1.train()  # official: frozen through requires_grad only, so the CNN's BatchNorm runs in train mode
+    assert enc1.stem[1].training and not enc1.stem[1].weight.requires_grad
     # stage 2: everything trains, starting from stage 1's last checkpoint
     assert enc2.frozen_stages == -1 and all(p.requires_grad for p in stage2.parameters())
     assert cfg2.load_from == f'work_dirs/artemis-stage1_{dataset}/epoch_8.pth'
@@ -32,7 +34,9 @@ def test_artemis_two_stage_configs(dataset, css_root):
     expected = (100, 20, 128, 18) if dataset == 'fashion200k' else (50, 10, 32, 50)
     assert (cfg2.train_cfg.max_epochs, cfg2.param_scheduler[0].step_size, cfg2.train_dataloader.batch_size,
             cfg2.model.image_encoder.depth) == expected
-    assert cfg2.optim_wrapper.optimizer == dict(type='AdamW', lr=5e-4)
+    # the official stage 2 continues the stage-1 AdamW, whose lr ended at 5e-4 / 2
+    assert cfg1.optim_wrapper.optimizer == dict(type='AdamW', lr=5e-4)
+    assert cfg2.optim_wrapper.optimizer == dict(type='AdamW', lr=2.5e-4)
     assert isinstance(stage2.scorer, ARTEMISScorer) and stage2.losses[0].parametrization == 'exp'
 
 

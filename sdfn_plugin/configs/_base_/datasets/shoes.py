@@ -1,14 +1,20 @@
 # Shoes (relative captions of XiaoxiaoGuo/fashion-retrieval on the Attribute Discovery images).
-# Protocol (docs/datasets.md, Shoes): gallery = the original 4,621-name eval list,
-# filter-built triplets (8,990 train / 1,732 eval queries), reference excluded, one correct target.
+# Protocol (docs/datasets.md): AMC's, which SDFN's table compares with: scan-built pairs (KevinLight831/AMC
+# datasets.py; every annotation touching a listed name, so in-split triplets twice) on the current 4,658-name
+# eval list: 17,954 training entries, 3,521 evaluation queries, gallery = the 4,658 names, reference excluded,
+# one correct target. AMC's test script looks every scan entry's images up in the gallery list, which fails on
+# the original 4,621 list, so its published numbers use the 4,658 list. The scan training list also makes an
+# epoch the length of AMC's (561 batches of 32), so epoch milestones count the same iterations.
+# ARTEMIS configs switch to pairs='filter' on eval_list='original_4621' (8,990 / 1,732, gallery 4,621);
+# VAL's gallery (4,621 list + every scan-pair image = 4,642) is gallery='val_union'.
 # Transforms as AMC / SDFN (docs/sdfn.md, Encoders): train Resize((256, 256)) + CenterCrop(224), no
 # augmentation; eval Resize((256, 256)) + CenterCrop(224); ImageNet mean/std in the data preprocessor.
 # Metric names: shoes/R@1, shoes/R@10, shoes/R@50 and shoes/mean (their mean, SDFN's table).
 # When you change data_root, change it in train/val/test and in model.text_encoder.vocab_dataset.
 dataset_type = 'ShoesDataset'
 data_root = 'data/shoes'
-pairs = 'filter'  # 'scan' = VAL/AMC pair lists (each in-split triplet twice)
-eval_list = 'original_4621'  # 'current' = eval_im_names.txt as downloaded (4,658 names)
+pairs = 'scan'  # 'filter' = both images in the split list (ARTEMIS), each triplet once
+eval_list = 'current'  # 'original_4621' = the Jan 2019 list of the literature's 4,621-image gallery
 
 train_pipeline = [
     dict(type='LoadCIRImages', keys=('ref', 'tgt')),

@@ -28,11 +28,16 @@ class TorchvisionResNet(FreezableMixin, MapImageEncoder):
         weights: a torchvision weights enum name, e.g. ``'IMAGENET1K_V2'``.
         checkpoint: path to a state dict of ``torchvision.models.resnet<depth>``
             (keys with or without a ``'state_dict'`` wrapper; ``fc.*`` ignored).
-        frozen_bn: keep BatchNorm in eval mode with frozen affine parameters (AMC).
+        frozen_bn: keep BatchNorm in eval mode with frozen affine parameters.
+        norm_eval: keep BatchNorm in eval mode (running statistics fixed) while
+            its affine parameters train (AMC's official code).
         frozen_stages: freeze the stem and the first ``frozen_stages`` layers (-1: none).
         frozen: freeze the whole backbone (= ``frozen_stages=4``), kept in eval mode
             under ``train()``; the projection (``out_dim``) stays trainable, as in
             the other towers.
+        frozen_eval: ``True`` keeps the frozen stages in eval mode under
+            ``train()``; ``False`` freezes them through ``requires_grad`` only, so
+            their BatchNorm runs in train mode (the official ARTEMIS stage 1).
     """
     # arguments that only choose initial weights: a model restored from its own checkpoint
     # (sdfn_plugin.apis.get_model) resets them, so nothing is downloaded or read in vain
@@ -40,7 +45,8 @@ class TorchvisionResNet(FreezableMixin, MapImageEncoder):
 
     def __init__(self, depth: int = 50, out_dim: Optional[int] = 1024, proj_bias: bool = False,
                  weights: Optional[str] = None, checkpoint: Optional[str] = None,
-                 frozen_bn: bool = False, frozen_stages: int = -1, frozen: bool = False) -> None:
+                 frozen_bn: bool = False, frozen_stages: int = -1, frozen: bool = False,
+                 norm_eval: bool = False, frozen_eval: bool = True) -> None:
         if depth not in _DEPTHS:
             raise ValueError(f'TorchvisionResNet.depth must be one of {sorted(_DEPTHS)}, got {depth}')
         if weights is not None and checkpoint is not None:
@@ -55,8 +61,9 @@ class TorchvisionResNet(FreezableMixin, MapImageEncoder):
             self._load_local(net, checkpoint)
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         self.layers = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
-        self.frozen_bn = frozen_bn
+        self.frozen_bn, self.norm_eval, self.frozen_eval = bool(frozen_bn), bool(norm_eval), bool(frozen_eval)
         self.frozen_stages = 4 if frozen else frozen_stages
+        self._check_norm_options('TorchvisionResNet')
         self.apply_freezing()
 
     @staticmethod

@@ -13,6 +13,16 @@ from .glove import load_glove
 from .vocabulary import Vocabulary
 
 _POOLING = ('last', 'max')
+_MAX_PADDING = ('neg_inf', 'zero')
+
+
+def masked_max(words: torch.Tensor, mask: torch.Tensor, padding: str = 'neg_inf') -> torch.Tensor:
+    """Max over the steps of ``words`` ``(B, L, D)`` with padded steps (``mask`` False) filled by
+    ``-inf`` (``'neg_inf'``: the max of the valid steps) or by 0 (``'zero'``: the official AMC code
+    pools the zero-padded output of ``pad_packed_sequence``, so every sentence shorter than the
+    longest of its batch gets ``max(valid max, 0)`` per channel)."""
+    fill = float('-inf') if padding == 'neg_inf' else 0.0
+    return words.masked_fill(~mask.unsqueeze(-1), fill).amax(dim=1)
 
 
 def build_vocabulary(vocab_file: Optional[str], vocab_dataset: Optional[dict],
@@ -56,7 +66,9 @@ class LSTMTextEncoder(nn.Module):
         hidden_dim: recurrent hidden size per direction.
         out_dim: optional Linear after dropout applied to words and sentence.
         pooling: ``'last'`` (TIRG; bidirectional: both directions' final
-            states) or ``'max'`` (AMC/SDFN, masked).
+            states, the official ARTEMIS BiGRU) or ``'max'`` (AMC/SDFN, masked).
+        max_padding: padding value of the ``'max'`` pooling, see :func:`masked_max`:
+            ``'neg_inf'`` (a true masked max) or ``'zero'`` (official AMC).
         glove_file: local GloVe text file to initialise embeddings (OOV: N(0,1)).
         rnn: ``'lstm'`` or ``'gru'``; ``bidirectional`` concatenates directions.
         max_length: texts are truncated to this many tokens.
@@ -69,10 +81,15 @@ class LSTMTextEncoder(nn.Module):
                  num_layers: int = 1, bidirectional: bool = False, rnn: str = 'lstm',
                  pooling: str = 'last', dropout: float = 0.1, glove_file: Optional[str] = None,
                  freeze_embeddings: bool = False, specials: Sequence[str] = (), max_length: int = 64,
-                 vocab: Optional[Sequence[str]] = None) -> None:
+                 vocab: Optional[Sequence[str]] = None, max_padding: str = 'neg_inf') -> None:
         super().__init__()
         if pooling not in _POOLING:
             raise ValueError(f'LSTMTextEncoder.pooling must be one of {_POOLING}, got {pooling!r}')
+        if max_padding not in _MAX_PADDING:
+            raise ValueError(f'LSTMTextEncoder.max_padding must be one of {_MAX_PADDING}, got {max_padding!r}')
+        if max_padding != 'neg_inf' and pooling != 'max':
+            raise ValueError(f"LSTMTextEncoder.max_padding={max_padding!r} applies to pooling='max' only, "
+                             f'got pooling={pooling!r}')
         if rnn not in ('lstm', 'gru'):
             raise ValueError(f"LSTMTextEncoder.rnn must be 'lstm' or 'gru', got {rnn!r}")
         if max_length < 1:
@@ -92,6 +109,7 @@ class LSTMTextEncoder(nn.Module):
         self.proj = nn.Linear(width, out_dim) if out_dim else nn.Identity()
         self.out_dim = out_dim or width
         self.pooling = pooling
+        self.max_padding = max_padding
         self.max_length = max_length
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
@@ -128,7 +146,7 @@ class LSTMTextEncoder(nn.Module):
         elif self.pooling == 'last':
             sentence = words[rows, last]
         else:
-            sentence = words.masked_fill(~mask.unsqueeze(-1), float('-inf')).amax(dim=1)
+            sentence = masked_max(words, mask, self.max_padding)
         return TextFeatures(tokens=words, mask=mask, pooled=sentence)
 
     def encode_text(self, texts: List[str], normalize: bool = False) -> torch.Tensor:

@@ -16,7 +16,7 @@ def tokenize(text: str, specials: Sequence[str] = ()) -> List[str]:
 
     Whitespace-separated pieces equal to a reserved token in ``specials`` (e.g.
     ``'<and>'`` joining FashionIQ's two captions) are kept verbatim; AMC's code
-    lost them to punctuation removal (``sdfn_method.md`` Sec. 2).
+    lost them to punctuation removal (``docs/sdfn.md``, Encoders).
     """
     out: List[str] = []
     for piece in text.split():
