@@ -8,15 +8,12 @@ import argparse
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Serve a local composed-retrieval demo page')
-    parser.add_argument('config', help='config file or shipped config name (e.g. tirg_css)')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--index', required=True, help='gallery index directory (tools/build_index.py), or a '
-                                                       'folder of images to encode at start')
+    from sdfn_plugin.cli.retrieval_args import add_model_and_index_args
+    add_model_and_index_args(parser)
     parser.add_argument('--port', type=int, default=7860, help='port (default 7860; 0 = any free port)')
     parser.add_argument('--host', default='127.0.0.1',
                         help='address to bind (default 127.0.0.1; 0.0.0.0 exposes the page to the network)')
     parser.add_argument('--topk', type=int, default=10, help='default number of results (default 10)')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0 (default cpu)')
     parser.add_argument('--debug', action='store_true', help='show full tracebacks on errors')
     return parser.parse_args(argv)
 

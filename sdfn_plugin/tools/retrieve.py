@@ -9,10 +9,8 @@ import os.path as osp
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Top-k gallery images for a reference image and a modification text')
-    parser.add_argument('config', help='config file or shipped config name (e.g. tirg_css)')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--index', required=True, help='gallery index directory (tools/build_index.py), or a '
-                                                       'folder of images to encode on the fly')
+    from sdfn_plugin.cli.retrieval_args import add_model_and_index_args
+    add_model_and_index_args(parser)
     parser.add_argument('--image', required=True, help='reference image')
     parser.add_argument('--text', required=True, help='modification text')
     parser.add_argument('--topk', type=int, default=10, help='how many results (default 10)')
@@ -20,7 +18,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='keep the reference in its own ranking when it is in the gallery (left out by default)')
     parser.add_argument('--show-out', help='write a grid PNG (reference, text, top-k with scores)')
     parser.add_argument('--json-out', help='write {"keys": [...], "scores": [...]} as JSON')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0 (default cpu)')
     parser.add_argument('--debug', action='store_true', help='show full tracebacks on errors')
     return parser.parse_args(argv)
 
