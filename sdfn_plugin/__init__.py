@@ -1,5 +1,4 @@
 """sdfn_plugin: composed image retrieval for the OpenMMLab stack (SDFN and baselines)."""
-from . import compat  # noqa: F401  (trusted local checkpoint loader for torch >= 2.6)
 from .version import __version__
 from .utils import register_all_modules
 

@@ -70,3 +70,21 @@ def run_cli(args: List[str], cwd: Optional[str] = None, env: Optional[Dict[str, 
 
 def python_cli(script: str, *args: str, **kw) -> subprocess.CompletedProcess:
     return run_cli([sys.executable, osp.join(REPO, 'tools', script), *args], **kw)
+
+
+class _WritesMarker:
+    """Unpickling this runs ``exec``, which writes a marker file (what a malicious checkpoint would do)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import builtins
+        return builtins.exec, (f'open({self.marker!r}, "w").write("pwned")', )
+
+
+def crafted_checkpoint(path: str, marker: str, state_dict=None) -> str:
+    """A checkpoint (optionally with real weights) whose unpickling would write the file ``marker``."""
+    import torch
+    torch.save({'state_dict': state_dict or {}, 'meta': {}, 'payload': _WritesMarker(marker)}, path)
+    return path

@@ -20,8 +20,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from sdfn_plugin.cli.config_file import PACKAGE_PREFIX, load_config_file, shipped_config_dir
-
-from .checkpoint_io import load_checkpoint_file, state_dict_of
+from sdfn_plugin.engine.checkpoint import load_checkpoint_file, load_state_dict_strict, state_dict_of
 
 __all__ = ['list_models', 'get_model', 'resolve_config', 'model_config']
 
@@ -114,21 +113,14 @@ def get_model(config_or_name: Union[str, Config], checkpoint: Optional[str] = No
     import sdfn_plugin  # noqa: F401  registers the modules
     from sdfn_plugin.registry import MODELS
     state = None
-    if checkpoint is not None:
-        state = state_dict_of(load_checkpoint_file(checkpoint), checkpoint)
+    if checkpoint is not None:  # safe (weights_only) loading: a crafted file is refused before it can run
+        state = state_dict_of(load_checkpoint_file(checkpoint), f'checkpoint {checkpoint}')
     with DefaultScope.overwrite_default_scope('sdfn_plugin'):
         model = MODELS.build(model_config(cfg, state))
-    if state is not None:
-        load_state_strict(model, state, checkpoint)
+    if state is not None:  # strict unless the run allows partial loads (the tools' --allow-partial)
+        load_state_dict_strict(model, state, source=f'checkpoint {checkpoint}')
     model.cfg = cfg
     if device is not None:
         model.to(device)
     return model.eval()
 
-
-def load_state_strict(model: nn.Module, state: Dict[str, Any], source: str) -> None:
-    """``model.load_state_dict(state, strict=True)`` with the missing/unexpected keys named."""
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise RuntimeError(f'checkpoint {source!r} does not match the config\'s model: {err}') from None

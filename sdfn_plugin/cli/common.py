@@ -4,20 +4,70 @@ import os
 import os.path as osp
 import sys
 import traceback
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 from mmengine.config import Config, DictAction
 
 
+class KeyValueAction(DictAction):
+    """mmengine's ``DictAction`` with a clear argparse error for an item without ``=``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for kv in values:
+            if '=' not in kv:
+                raise argparse.ArgumentError(self, f'{kv!r} is not KEY=VALUE (e.g. train_cfg.max_epochs=2)')
+        super().__call__(parser, namespace, values, option_string)
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='folder for logs and checkpoints (default ./work_dirs/<config name>)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
                         help='override config entries, e.g. train_cfg.max_epochs=2 (key=value, dotted keys)')
+    add_load_args(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher (pytorch: torchrun / torch.distributed.launch)')
     # torch.distributed.launch passes --local-rank; torchrun only sets LOCAL_RANK
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--debug', action='store_true', help='show full tracebacks on errors')
+
+
+def add_load_args(parser: argparse.ArgumentParser) -> None:
+    """``--allow-partial`` and ``--unsafe-load``: how this run loads checkpoints (see :func:`checkpoint_policy`)."""
+    parser.add_argument('--allow-partial', action='store_true',
+                        help='load the matching part of a checkpoint whose keys or shapes differ from the model '
+                             '(logs what was skipped); default: such a checkpoint is an error')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='unpickle checkpoints fully (weights_only=False); a crafted file can run code: only for '
+                             'files you trust that safe loading refuses')
+
+
+@contextmanager
+def checkpoint_policy(args: argparse.Namespace) -> Iterator[None]:
+    """Apply the run's ``--allow-partial`` / ``--unsafe-load`` to every checkpoint loaded in the block
+    (Runner resume/load_from, ensemble members, ``init_cfg`` Pretrained)."""
+    from sdfn_plugin.engine.checkpoint import load_policy
+    with load_policy(allow_partial=getattr(args, 'allow_partial', False),
+                     unsafe=getattr(args, 'unsafe_load', False)):
+        yield
+
+
+def check_output_path(path: Optional[str], flag: str) -> None:
+    """Fail before any work when an output file's folder does not exist (or the path is a folder)."""
+    if path is None:
+        return
+    folder = osp.dirname(osp.abspath(path))
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'{flag} {path}: the folder {folder} does not exist')
+    if osp.isdir(path):
+        raise IsADirectoryError(f'{flag} {path} is a folder; give a file name')
+
+
+def build_runner(cfg: Config):
+    """The config's Runner: ``runner_type`` (``CIRRunner`` from ``_base_/default_runtime.py``) from the
+    ``sdfn_plugin`` runner registry, whose checkpoint loads are safe and strict."""
+    from sdfn_plugin.registry import RUNNERS
+    return RUNNERS.build(cfg)
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -29,7 +79,8 @@ def load_config(args: argparse.Namespace) -> Config:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = load_config_file(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        from .data_root import merge_cfg_options
+        merge_cfg_options(cfg, args.cfg_options)  # data_root=... reaches every dataset (see data_root.py)
     check_config(cfg, args.config)
     # before the Runner allocates anything: the CPU allocator policy of this process and its workers
     configure_from_env_cfg(cfg.get('env_cfg'))
@@ -61,8 +112,8 @@ def load_test_config(args: argparse.Namespace) -> Config:
     if args.checkpoint is None:
         raise ValueError('no checkpoint given: pass CHECKPOINT, or --no-checkpoint for a model that needs no training '
                          '(e.g. the zero-shot configs; with mim test: --checkpoint none)')
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
+    from sdfn_plugin.engine.checkpoint import check_checkpoint_file
+    check_checkpoint_file(args.checkpoint)
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
     return cfg

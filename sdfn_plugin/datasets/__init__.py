@@ -4,8 +4,9 @@ from .fashion200k import Fashion200kDataset
 from .fashioniq import FashionIQDataset
 from .image_list import EmptyImageFolderError, ImageDecodeError, ImageListDataset
 from .shoes import ShoesDataset
+from .triplets import CIRTripletDataset
 from .transforms import *  # noqa: F401,F403
 
 __all__ = ['BaseCIRDataset', 'CIRGalleryDataset', 'CSSDataset', 'FashionIQDataset', 'ShoesDataset',
            'Fashion200kDataset',
-           'ImageListDataset', 'EmptyImageFolderError', 'ImageDecodeError']
+           'ImageListDataset', 'EmptyImageFolderError', 'ImageDecodeError', 'CIRTripletDataset']

@@ -1,5 +1,6 @@
 """Query datasets with an attached gallery, on top of mmengine's BaseDataset."""
 import copy
+import os
 import random
 from abc import abstractmethod
 from typing import Callable, List, Optional, Sequence, Union
@@ -10,6 +11,9 @@ from mmengine.logging import MMLogger
 from sdfn_plugin.registry import DATASETS
 
 PipelineCfg = Sequence[Union[dict, Callable]]
+
+#: how several captions of one annotation become query texts (``caption_mode``)
+CAPTION_MODES = ('concat_one', 'concat_both', 'single')
 
 _DEFAULT_GALLERY_PIPELINE = [dict(type='sdfn_plugin.LoadCIRImages', keys=('img',)),
                              dict(type='sdfn_plugin.PackCIRInputs')]
@@ -30,8 +34,25 @@ class CIRGalleryDataset(BaseDataset):
         return self._items
 
     def gallery_keys(self) -> List[str]:
-        """One key per item for a gallery index: the image id (its path when there is none)."""
-        return [str(item.get('img_id', item['img_path'])) for item in self._items]
+        """One key per item for a gallery index: the absolute image path (as for an index built
+        from a folder with ``ImageListDataset``, so rankings of both name images alike)."""
+        return [os.path.abspath(item['img_path']) for item in self._items]
+
+
+def compose_texts(captions: Sequence[str], mode: str, joiner: str) -> List[str]:
+    """Query texts of one annotation's (stripped) captions under ``caption_mode``.
+
+    ``'concat_one'``: one text, the non-empty captions joined by ``joiner``
+    (AMC/SDFN on FashionIQ); ``'concat_both'``: that text and the one of the
+    reversed order (CoSMo, ARTEMIS); ``'single'``: one text per non-empty
+    caption (VAL). Empty captions never leave a dangling joiner; no text at all
+    when every caption is empty.
+    """
+    kept = [c for c in captions if c]
+    if mode == 'single' or not kept:
+        return kept
+    one = joiner.join(kept)
+    return [one] if mode == 'concat_one' else [one, joiner.join(kept[::-1])]
 
 
 class BaseCIRDataset(BaseDataset):
@@ -47,24 +68,37 @@ class BaseCIRDataset(BaseDataset):
         split: dataset split name (validated by the subclass).
         pipeline: query pipeline, ending with ``PackCIRInputs``.
         gallery_pipeline: pipeline for gallery images (loads ``img``).
+        ann_file: the annotation file, for loaders with one (mmengine joins it
+            to ``data_root`` unless absolute).
     """
 
     def __init__(self, data_root: str, split: str, pipeline: PipelineCfg = (),
                  gallery_pipeline: Optional[PipelineCfg] = None, test_mode: bool = False,
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False, ann_file: str = '') -> None:
         self.split = split
         self.gallery: List[dict] = []
         self.gallery_pipeline = list(gallery_pipeline) if gallery_pipeline is not None else \
             copy.deepcopy(_DEFAULT_GALLERY_PIPELINE)
-        super().__init__(data_root=data_root, pipeline=list(pipeline), test_mode=test_mode,
+        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline), test_mode=test_mode,
                          lazy_init=lazy_init)
 
     @abstractmethod
     def load_queries(self) -> List[dict]:
         """Parse annotations into query dicts (and ``self.gallery`` for evaluation splits)."""
 
+    @property
+    def query_source(self) -> str:
+        """Where the queries come from, for error messages (subclasses name their annotation files)."""
+        return repr(self.data_root)
+
     def load_data_list(self) -> List[dict]:
         queries = self.load_queries()
+        if not queries:
+            raise ValueError(f'{type(self).__name__}(split={self.split!r}): no queries in {self.query_source}; '
+                             'check the annotation file and the split settings')
+        if 'gt_gallery_idx' in queries[0] and not self.gallery:
+            raise ValueError(f'{type(self).__name__}(split={self.split!r}): the evaluation gallery is empty '
+                             f'({self.query_source}); check the eval list')
         for i, q in enumerate(queries):
             text = q.get('text')
             if not isinstance(text, str) or not text.strip():

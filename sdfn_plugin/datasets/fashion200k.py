@@ -14,7 +14,8 @@ from mmengine.logging import MMLogger
 from sdfn_plugin.registry import DATASETS
 
 from .base_cir_dataset import BaseCIRDataset, PipelineCfg
-from .data_checks import find_missing_images, log_dropped, report_missing
+from .data_checks import (DUPLICATE_MODES, find_missing_images, handle_duplicates, log_dropped, read_text,
+                          report_missing)
 
 __all__ = ['Fashion200kDataset', 'normalize_caption', 'parse_label_file', 'different_word', 'CaptionIndex']
 
@@ -36,10 +37,8 @@ def parse_label_file(path: str) -> List[Tuple[str, str, str]]:
     """``(relative image path, detection score, normalised caption)`` per line of
     a ``<category>_<split>_detect_all.txt`` file (``path \\t score \\t description``)."""
     out = []
-    with open(path, encoding='utf-8') as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    for lineno, line in enumerate(read_text(path, 'Fashion200k').split('\n'), 1):
+        if line.strip():
             fields = line.rstrip('\r\n').split('\t')
             if len(fields) < 3:
                 raise ValueError(f'{path!r} line {lineno}: expected "<image path>\\t<score>\\t<description>", '
@@ -174,14 +173,20 @@ class Fashion200kDataset(BaseCIRDataset):
         skip_missing: as in :class:`~sdfn_plugin.datasets.FashionIQDataset`;
             the image check covers every image listed in the split's label files
             (``skip_missing`` removes missing ones before pairs are built).
+        duplicates: a repeated line of ``test_queries.txt``: ``'error'``
+            (default), ``'drop'`` or ``'keep'`` (both logged). An image listed
+            twice in the label files is always an error.
     """
 
     def __init__(self, data_root: str, split: str = 'train', match: str = 'caption', deterministic: bool = True,
                  seed: int = 0, label_dir: str = 'labels', test_queries_file: str = 'test_queries.txt',
                  image_dir: str = '', exclude_reference: bool = True, check_images: bool = True,
                  verify_images: bool = False, allow_truncated: bool = False, skip_missing: bool = False,
-                 pipeline: PipelineCfg = (), gallery_pipeline: Optional[PipelineCfg] = None,
+                 duplicates: str = 'error', pipeline: PipelineCfg = (), gallery_pipeline: Optional[PipelineCfg] = None,
                  test_mode: bool = False, lazy_init: bool = False) -> None:
+        if duplicates not in DUPLICATE_MODES:
+            raise ValueError(f'Fashion200kDataset.duplicates must be one of {DUPLICATE_MODES}, got {duplicates!r}')
+        self.duplicates = duplicates
         if split not in _SPLITS:
             raise ValueError(f'Fashion200kDataset.split must be one of {_SPLITS}, got {split!r}')
         if match not in _MATCH:
@@ -200,6 +205,12 @@ class Fashion200kDataset(BaseCIRDataset):
     @property
     def name(self) -> str:
         return f'Fashion200k({self.split})'
+
+    @property
+    def query_source(self) -> str:
+        if self.split == 'test':
+            return repr(self._root(self.test_queries_file))
+        return repr(os.path.join(self._root(self.label_dir), f'*_{self.split}_detect_all.txt'))
 
     def protocol_details(self) -> List[str]:
         out = [f'match={self.match!r}']
@@ -274,31 +285,32 @@ class Fashion200kDataset(BaseCIRDataset):
                                     'test_queries.txt, "<source relpath> <target relpath>" per line)')
         self.gallery = [dict(img_path=im['img_path'], img_id=im['rel_path']) for im in images]
         position = {im['rel_path']: i for i, im in enumerate(images)}
+        lines = [(lineno, line.split()) for lineno, line in enumerate(read_text(path, self.name).split('\n'), 1)
+                 if line.strip()]
+        for lineno, fields in lines:
+            if len(fields) != 2:
+                raise ValueError(f'{path!r} line {lineno}: expected "<source path> <target path>", '
+                                 f'got {" ".join(fields)!r}')
+        keep = handle_duplicates([tuple(f) for _, f in lines], self.duplicates, name=self.name, path=path,
+                                 what='query lines')
         dropped, queries = [], []
-        with open(path, encoding='utf-8') as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
+        for lineno, fields in (lines[i] for i in keep):
+            missing = [p for p in fields if p not in position]
+            if missing:
+                if self.skip_missing and all(p in self._dropped_images for p in missing):
+                    dropped.append(lineno)
                     continue
-                fields = line.split()
-                if len(fields) != 2:
-                    raise ValueError(f'{path!r} line {lineno}: expected "<source path> <target path>", '
-                                     f'got {line.rstrip()!r}')
-                missing = [p for p in fields if p not in position]
-                if missing:
-                    if self.skip_missing and all(p in self._dropped_images for p in missing):
-                        dropped.append(lineno)
-                        continue
-                    raise KeyError(f'{path!r} line {lineno}: image {missing[0]!r} is not in the test label files '
-                                   f'{self.label_files()}')
-                src, tgt = position[fields[0]], position[fields[1]]
-                source_word, target_word, text = different_word(images[src]['caption'], images[tgt]['caption'])
-                gt = self.index.caption2imgs[images[tgt]['caption']] if self.match == 'caption' else [tgt]
-                queries.append(dict(ref_path=images[src]['img_path'], ref_id=fields[0],
-                                    tgt_path=images[tgt]['img_path'], tgt_id=fields[1], text=text,
-                                    source_word=source_word, target_word=target_word,
-                                    ref_caption=images[src]['caption'], tgt_caption=images[tgt]['caption'],
-                                    gt_gallery_idx=list(gt), ref_gallery_idx=src if self.exclude_reference else -1,
-                                    category=''))
+                raise KeyError(f'{path!r} line {lineno}: image {missing[0]!r} is not in the test label files '
+                               f'{self.label_files()}')
+            src, tgt = position[fields[0]], position[fields[1]]
+            source_word, target_word, text = different_word(images[src]['caption'], images[tgt]['caption'])
+            gt = self.index.caption2imgs[images[tgt]['caption']] if self.match == 'caption' else [tgt]
+            queries.append(dict(ref_path=images[src]['img_path'], ref_id=fields[0],
+                                tgt_path=images[tgt]['img_path'], tgt_id=fields[1], text=text,
+                                source_word=source_word, target_word=target_word,
+                                ref_caption=images[src]['caption'], tgt_caption=images[tgt]['caption'],
+                                gt_gallery_idx=list(gt), ref_gallery_idx=src if self.exclude_reference else -1,
+                                category=''))
         log_dropped(self.name, 'test queries', dropped, len(dropped) + len(queries),
                     'source/target image missing (lines of ' + os.path.basename(path) + ')')
         return queries

@@ -12,15 +12,15 @@ from mmengine.logging import MMLogger
 
 from sdfn_plugin.registry import DATASETS
 
-from .base_cir_dataset import BaseCIRDataset, PipelineCfg
-from .data_checks import (ImageFileChecks, first, load_json_list, require_keys)
+from .base_cir_dataset import CAPTION_MODES, BaseCIRDataset, PipelineCfg, compose_texts
+from .data_checks import DUPLICATE_MODES, ImageFileChecks, first, handle_duplicates, load_json_list, require_keys
 
 __all__ = ['FashionIQDataset']
 
 CATEGORIES = ('dress', 'shirt', 'toptee')
 _SPLITS = ('train', 'val', 'test')
 _GALLERIES = ('val_union', 'split')
-_CAPTION_MODES = ('concat_one', 'concat_both', 'single', 'amc', 'random')
+_CAPTION_MODES = CAPTION_MODES + ('amc', 'random')
 #: AMC's FashionIQ text (KevinLight831/AMC datasets.py ``concat_text``)
 AMC_FORMAT = '<BOS> {} <AND> {} <EOS>'
 _LAYOUTS = {'flat': 'images', 'per_category': 'img'}
@@ -110,7 +110,11 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
         verify_images: also decode every image (slow; catches truncated files).
         allow_truncated: passed to the decoder of ``verify_images``.
         skip_missing: drop queries/gallery images with missing files (logged)
-            instead of raising.
+            instead of raising; or the path of a list of names (the image
+            fetcher's ``missing.txt``) that alone may be missing.
+        duplicates: a triplet repeated in a caption file (same candidate,
+            target and captions) or an ASIN repeated in a split file:
+            ``'error'`` (default), ``'drop'`` or ``'keep'`` (both logged).
     """
 
     def __init__(self, data_root: str, split: str = 'train',
@@ -118,9 +122,13 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
                  caption_mode: str = 'concat_one', joiner: str = ' <and> ', image_layout: str = 'flat',
                  image_ext: str = '.jpg', image_dir: Optional[str] = None, caption_dir: str = 'captions',
                  split_dir: str = 'image_splits', exclude_reference: bool = True, check_images: bool = True,
-                 verify_images: bool = False, allow_truncated: bool = False, skip_missing: bool = False,
-                 pipeline: PipelineCfg = (), gallery_pipeline: Optional[PipelineCfg] = None,
-                 test_mode: bool = False, lazy_init: bool = False) -> None:
+                 verify_images: bool = False, allow_truncated: bool = False,
+                 skip_missing: Union[bool, str] = False, duplicates: str = 'error', pipeline: PipelineCfg = (),
+                 gallery_pipeline: Optional[PipelineCfg] = None, test_mode: bool = False,
+                 lazy_init: bool = False) -> None:
+        if duplicates not in DUPLICATE_MODES:
+            raise ValueError(f'FashionIQDataset.duplicates must be one of {DUPLICATE_MODES}, got {duplicates!r}')
+        self.duplicates = duplicates
         if split not in _SPLITS:
             raise ValueError(f'FashionIQDataset.split must be one of {_SPLITS}, got {split!r}')
         self.categories = self._check_categories(categories)
@@ -205,6 +213,10 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
             folder = os.path.join(folder, category)
         return os.path.join(folder, asin + self.image_ext)
 
+    @property
+    def query_source(self) -> str:
+        return ', '.join(repr(self.caption_file(c)) for c in self.categories)
+
     def _layout_hint(self) -> str:
         folder = self.image_dir if self.image_dir is not None else _LAYOUTS[self.image_layout]
         name = f'<category>/<ASIN>{self.image_ext}' if self.image_layout == 'per_category' else \
@@ -221,17 +233,11 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
 
     def _texts(self, captions: List[str]) -> List[str]:
         """Query texts of one triplet under ``caption_mode`` (captions already stripped)."""
-        if self.caption_mode == 'single':
-            return [c for c in captions if c]
         if self.caption_mode == 'amc':  # AMC writes both captions, empty or not
             return [AMC_FORMAT.format(*captions[:2])] if any(captions) else []
-        kept = [c for c in captions if c]
-        if not kept:
-            return []
-        one = self.joiner.join(kept)
-        if self.caption_mode in ('concat_one', 'random'):
-            return [one]
-        return [one, self.joiner.join(kept[::-1])]
+        # 'random' builds the concat_one text; the order is drawn per access
+        mode = 'concat_one' if self.caption_mode == 'random' else self.caption_mode
+        return compose_texts(captions, mode, self.joiner)
 
     # ------------------------------------------------------------------ loading
     def _load_triplets(self, category: str) -> List[dict]:
@@ -243,7 +249,9 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
             if not isinstance(caps, list) or not caps or not all(isinstance(c, str) for c in caps):
                 raise ValueError(f'{path!r}: entry {i} key "captions" must be a non-empty list of strings, '
                                  f'got {caps!r}')
-        return triplets
+        keep = handle_duplicates([(t['candidate'], t['target'], tuple(t['captions'])) for t in triplets],
+                                 self.duplicates, name=self.name, path=path, what='triplets')
+        return [triplets[i] for i in keep] if len(keep) != len(triplets) else triplets
 
     def _gallery_ids(self, category: str, triplets: List[dict]) -> List[str]:
         if self.gallery_mode == 'val_union':
@@ -253,11 +261,13 @@ class FashionIQDataset(ImageFileChecks, BaseCIRDataset):
         for i, asin in enumerate(ids):
             if not isinstance(asin, str):
                 raise ValueError(f'{path!r}: entry {i} must be an ASIN string, got {asin!r}')
-        unique = list(dict.fromkeys(ids))
-        if len(unique) != len(ids):
-            MMLogger.get_current_instance().warning(
-                f'{self.name}: {path!r} lists {len(ids) - len(unique)} duplicated ASINs; each is kept once')
-        return unique
+        if not ids:
+            raise ValueError(f'{self.name}: the eval list {path!r} is empty (gallery=\'split\' needs the ASINs of '
+                             'the split)')
+        # a gallery holds each image once: 'keep' cannot apply to a list of gallery images
+        keep = handle_duplicates(ids, 'drop' if self.duplicates == 'keep' else self.duplicates, name=self.name,
+                                 path=path, what='ASINs')
+        return [ids[i] for i in keep]
 
     def load_queries(self) -> List[dict]:
         logger = MMLogger.get_current_instance()

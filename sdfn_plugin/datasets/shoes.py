@@ -9,14 +9,15 @@ the public code of VAL (yanbeic/VAL ``generate_caption_pairs.py``), AMC
 import glob
 import os
 from collections import defaultdict
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 from mmengine.logging import MMLogger
 
 from sdfn_plugin.registry import DATASETS
 
 from .base_cir_dataset import BaseCIRDataset, PipelineCfg
-from .data_checks import (ImageFileChecks, first, load_json_list, require_keys)
+from .data_checks import (DUPLICATE_MODES, ImageFileChecks, first, handle_duplicates, load_json_list,
+                          read_name_list, require_keys)
 
 __all__ = ['ShoesDataset']
 
@@ -27,14 +28,6 @@ _GALLERIES = ('list', 'val_union')
 #: number of names of the original (Jan 2019) eval list = first lines of the current file
 ORIGINAL_EVAL_SIZE = 4621
 _KEYS = ('ImageName', 'ReferenceImageName', 'RelativeCaption')
-
-
-def read_name_list(path: str, what: str) -> List[str]:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{what}: image list not found: {path!r}')
-    with open(path, encoding='utf-8') as f:
-        names = [line.strip() for line in f]
-    return [n for n in names if n]
 
 
 @DATASETS.register_module()
@@ -105,16 +98,20 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
             ``data_root`` unless absolute.
         image_dir, image_glob: where the images are globbed.
         exclude_reference, check_images, verify_images, allow_truncated,
-        skip_missing: as in :class:`~sdfn_plugin.datasets.FashionIQDataset`.
+        skip_missing, duplicates: as in :class:`~sdfn_plugin.datasets.FashionIQDataset`
+            (a duplicate is an entry with the same reference, target and caption).
     """
 
     def __init__(self, data_root: str, split: str = 'train', pairs: str = 'filter',
                  eval_list: str = 'original_4621', gallery: str = 'list', captions_file: str = 'relative_captions_shoes.json',
                  ann_dir: str = '', image_dir: str = 'attributedata', image_glob: str = 'womens_*/*/*.jpg',
                  exclude_reference: bool = True, check_images: bool = True, verify_images: bool = False,
-                 allow_truncated: bool = False, skip_missing: bool = False, pipeline: PipelineCfg = (),
-                 gallery_pipeline: Optional[PipelineCfg] = None, test_mode: bool = False,
-                 lazy_init: bool = False) -> None:
+                 allow_truncated: bool = False, skip_missing: Union[bool, str] = False, duplicates: str = 'error',
+                 pipeline: PipelineCfg = (), gallery_pipeline: Optional[PipelineCfg] = None,
+                 test_mode: bool = False, lazy_init: bool = False) -> None:
+        if duplicates not in DUPLICATE_MODES:
+            raise ValueError(f'ShoesDataset.duplicates must be one of {DUPLICATE_MODES}, got {duplicates!r}')
+        self.duplicates = duplicates
         if split not in _SPLITS:
             raise ValueError(f'ShoesDataset.split must be one of {_SPLITS}, got {split!r}')
         if pairs not in _PAIRS:
@@ -155,6 +152,10 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
     def _ann(self, name: str) -> str:
         return os.path.join(self._root(self.ann_dir), name)
 
+    @property
+    def query_source(self) -> str:
+        return repr(self._ann(self.captions_file))
+
     # ------------------------------------------------------------------ files
     def split_names(self) -> List[str]:
         """Image names of this split (the gallery, in file order, for ``'eval'``)."""
@@ -183,7 +184,9 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
             for key in _KEYS:
                 if not isinstance(a[key], str):
                     raise ValueError(f'{path!r}: entry {i} key {key!r} must be a string, got {a[key]!r}')
-        return anns
+        keep = handle_duplicates([(a['ReferenceImageName'], a['ImageName'], a['RelativeCaption']) for a in anns],
+                                 self.duplicates, name=self.name, path=path)
+        return anns if len(keep) == len(anns) else [anns[i] for i in keep]
 
     def image_index(self) -> Dict[str, str]:
         """basename -> path of every image under ``image_dir/image_glob`` (one glob)."""
@@ -231,6 +234,9 @@ class ShoesDataset(ImageFileChecks, BaseCIRDataset):
         logger = MMLogger.get_current_instance()
         anns = self.load_annotations()
         names = self.split_names()
+        if not names:
+            raise ValueError(f'{self.name}: the {"eval" if self.is_eval else "train"} image list under '
+                             f'{self._root(self.ann_dir)!r} is empty')
         order = self._triplets(anns, names)
         index = self.image_index()
         root = self._root(self.image_dir)

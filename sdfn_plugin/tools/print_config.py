@@ -8,10 +8,10 @@ import argparse
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmengine.config import DictAction
+    from sdfn_plugin.cli.common import KeyValueAction
     parser = argparse.ArgumentParser(description='Print the merged config of a composed image retrieval run')
     parser.add_argument('config', help="config file path, or a shipped config such as 'sdfn_plugin::sdfn_css.py'")
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
                         help='override config entries, e.g. train_cfg.max_epochs=2 (key=value, dotted keys)')
     parser.add_argument('--out', help='also write the merged config to this .py/.json/.yml file')
     parser.add_argument('--debug', action='store_true', help='show full tracebacks on errors')
@@ -20,14 +20,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.cli.common import run_main
+    from sdfn_plugin.cli.common import check_output_path, run_main
 
     def _run():
+        check_output_path(args.out, '--out')
         from sdfn_plugin.cli.config_check import check_config
         from sdfn_plugin.cli.config_file import load_config_file
         cfg = load_config_file(args.config)
         if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
+            from sdfn_plugin.cli.data_root import merge_cfg_options
+            merge_cfg_options(cfg, args.cfg_options)  # as train/test do: data_root=... reaches every dataset
         check_config(cfg, args.config)
         print(cfg.pretty_text)
         if args.out:

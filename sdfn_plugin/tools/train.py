@@ -6,8 +6,6 @@ package. Multi-GPU: ``torchrun --nproc-per-node G tools/train.py CONFIG --launch
 """
 import argparse
 
-from mmengine.runner import Runner
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     from sdfn_plugin.cli.common import add_common_args
@@ -35,17 +33,20 @@ def build_cfg(args: argparse.Namespace):
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
+        from sdfn_plugin.engine.checkpoint import check_checkpoint_file
+        cfg.resume, cfg.load_from = True, check_checkpoint_file(args.resume)
     return cfg
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.cli.common import run_main
+    from sdfn_plugin.cli.common import build_runner, checkpoint_policy, run_main
 
     def _run():
-        import sdfn_plugin  # noqa: F401  (compat loader, registries)
-        Runner.from_cfg(build_cfg(args)).train()
+        import sdfn_plugin  # noqa: F401  (registries)
+        cfg = build_cfg(args)
+        with checkpoint_policy(args):
+            build_runner(cfg).train()
 
     run_main(_run, args.debug)
 

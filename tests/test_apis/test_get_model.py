@@ -10,9 +10,10 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from cir_testlib import CONFIGS
 from sdfn_plugin.apis import get_model, list_models
-from sdfn_plugin.apis.checkpoint_io import load_checkpoint_file
+from sdfn_plugin.engine.checkpoint import CheckpointMismatchError, UnsafeCheckpointError, load_checkpoint_file
+
+from cir_testlib import CONFIGS, crafted_checkpoint
 
 
 def _queries(css_root):
@@ -67,12 +68,18 @@ def test_get_model_errors_name_the_config_and_checkpoint(tiny_tirg, tmp_path):
     with pytest.raises(FileNotFoundError, match='checkpoint not found'):
         get_model('tirg_css', str(tmp_path / 'missing.pth'))
     # a TIRG checkpoint into the FiLM model: strict loading names the checkpoint and the keys
-    with pytest.raises(RuntimeError, match=re.escape(f"checkpoint {ckpt!r} does not match")):
+    with pytest.raises(CheckpointMismatchError, match=re.escape(f'checkpoint {ckpt} does not match the model')):
         get_model('film_css', ckpt)
     bad = tmp_path / 'bad.pth'
     bad.write_bytes(b'not a checkpoint')
-    with pytest.raises(ValueError, match=re.escape(f'cannot read checkpoint {str(bad)!r} safely')):
+    with pytest.raises(ValueError, match=re.escape(f'checkpoint {bad} is not a readable torch checkpoint')):
         get_model('tirg_css', str(bad))
+    # a crafted pickle is refused before it can run
+    marker = tmp_path / 'marker'
+    evil = crafted_checkpoint(str(tmp_path / 'evil.pth'), str(marker), load_checkpoint_file(ckpt)['state_dict'])
+    with pytest.raises(UnsafeCheckpointError, match=re.escape(f'refused to load checkpoint {evil}')):
+        get_model('tirg_css', evil)
+    assert not marker.exists()
 
 
 def test_publish_model_strips_training_state_and_keeps_embeddings(tiny_tirg, css_root, tmp_path, capsys):

@@ -2,6 +2,7 @@
 import json
 import os
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -86,10 +87,12 @@ def test_cached_features_equal_the_live_tower(tmp_path, dtype):
         assert torch.allclose(pooled.float(), live.pooled, rtol=1e-3, atol=1e-3)
 
 
-def test_identical_key_reuses_the_cache_without_encoding(setup):
+def test_identical_key_reuses_the_cache_without_encoding(setup, caplog_mm):
     cfg, paths, tower = setup
     first = ensure_cache(tower, cfg, _request(paths), batch_size=2)
     assert first.built and tower.calls == 3  # ceil(5 / 2) batches
+    # the build reports its progress (here only the closing line: it took less than the 10 s interval)
+    assert re.search(rf'feature cache {os.path.basename(first.folder)}: 5 images in [0-9.]+ s', caplog_mm.text)
     again = ensure_cache(_FrozenTower(), cfg, _request(list(reversed(paths))), batch_size=2)
     assert not again.built and again.folder == first.folder
     assert tower.calls == 3

@@ -25,6 +25,9 @@ vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
+# CIRRunner (sdfn_plugin/engine/runner.py): mmengine's Runner with safe (weights_only) and strict checkpoint
+# loading and a check that the schedule trains at least one iteration per epoch
+runner_type = 'CIRRunner'
 load_from = None
 resume = False
 randomness = dict(seed=0, diff_rank_seed=False, deterministic=False)

@@ -4,9 +4,10 @@ from typing import Optional
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
-from mmengine.runner import CheckpointLoader
 
 from sdfn_plugin.registry import HOOKS
+
+from ..checkpoint import load_checkpoint_file
 
 
 @HOOKS.register_module()
@@ -49,7 +50,7 @@ class LoadOptimizerStateHook(Hook):
         wrapper = runner.optim_wrapper
         if not isinstance(wrapper, OptimWrapper):
             raise TypeError(f'LoadOptimizerStateHook supports a single OptimWrapper, got {type(wrapper).__name__}')
-        saved = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        saved = load_checkpoint_file(path)  # safe: weights_only=True with mmengine's checkpoint types
         if not isinstance(saved, dict) or 'optimizer' not in saved:
             raise KeyError(f'LoadOptimizerStateHook: {path!r} has no \'optimizer\' entry (a full training '
                            'checkpoint of the previous stage is needed, not a published weights file)')

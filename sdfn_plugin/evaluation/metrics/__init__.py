@@ -1,3 +1,4 @@
+from .rankings import DumpRankings
 from .recall import RecallAtK
 
-__all__ = ['RecallAtK']
+__all__ = ['RecallAtK', 'DumpRankings']

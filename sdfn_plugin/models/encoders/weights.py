@@ -17,7 +17,9 @@ def read_state_dict(path: str, owner: str) -> Dict[str, torch.Tensor]:
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         return load_file(path)
-    state = torch.load(path, map_location='cpu', weights_only=True)
+    # imported here: sdfn_plugin.engine imports models (hooks), so a module-level import would be a cycle
+    from sdfn_plugin.engine.checkpoint import load_checkpoint_file
+    state = load_checkpoint_file(path)
     for key in ('state_dict', 'model'):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

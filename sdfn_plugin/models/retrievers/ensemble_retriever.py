@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.model import BaseModel
-from mmengine.runner.checkpoint import load_checkpoint
 from torch import nn
 
 from sdfn_plugin.registry import MODELS
@@ -33,13 +32,16 @@ __all__ = ['EnsembleRetriever', 'build_member']
 
 
 def build_member(index: int, member: dict) -> nn.Module:
-    """Build ``member['config']``'s model and load ``member['checkpoint']`` (strictly)."""
+    """Build ``member['config']``'s model and load ``member['checkpoint']`` (safely; strictly unless the run
+    allows partial loads)."""
+    # imported here: sdfn_plugin.engine imports models (hooks), so a module-level import would be a cycle
+    from sdfn_plugin.engine.checkpoint import load_model_weights
     if not isinstance(member, dict) or set(member) != {'config', 'checkpoint'}:
         got = sorted(member) if isinstance(member, dict) else type(member).__name__
         raise ValueError(f'model.members[{index}] must be dict(config=<config file>, checkpoint=<checkpoint file>), '
                          f'got {got}')
     model = MODELS.build(Config.fromfile(member['config']).model)
-    load_checkpoint(model, member['checkpoint'], map_location='cpu', strict=True, logger='silent')
+    load_model_weights(model, member['checkpoint'])
     return model
 
 

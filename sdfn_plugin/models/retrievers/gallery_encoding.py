@@ -50,23 +50,27 @@ class _Progress:
 
 
 @torch.no_grad()
-def encode_dataset(model, dataset: Dataset, batch_size: int, num_workers: int = 0,
-                   progress: bool = False) -> Tuple[torch.Tensor, List[int]]:
+def encode_dataset(model, dataset: Dataset, batch_size: int, num_workers: int = 0, progress: bool = False,
+                   distributed: bool = True) -> Tuple[torch.Tensor, List[int]]:
     """Gallery embeddings of ``dataset`` in dataset order, identical on every rank, and the
     positions of the items that could not be decoded (their rows are zero).
 
     Each rank encodes the interleaved shard ``DefaultSampler(shuffle=False)`` gives
     it (padded to equal length), then shards are all-gathered and re-interleaved,
-    so the work is split across GPUs and nothing is written to disk. The model is
+    so the work is split across GPUs and nothing is written to disk
+    (``distributed=False``: this rank encodes the whole ``dataset``, e.g. its own
+    shard of a large gallery). The model is
     encoded in eval mode (mmengine calls ``before_val_epoch`` while it is still in
     train mode) and its mode is restored. DataLoader workers decode the next
     batches while the model encodes the current one.
     """
     rank, world = get_dist_info()
+    world = world if distributed else 1  # progress lines stay on rank 0 either way
     was_training = model.training
     model.eval()
+    sampler = DefaultSampler(dataset, shuffle=False) if distributed else None  # None: in order
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=_collate,
-                        sampler=DefaultSampler(dataset, shuffle=False), pin_memory=torch.cuda.is_available())
+                        sampler=sampler, pin_memory=torch.cuda.is_available())
     meter = _Progress(len(dataset), world, progress and rank == 0)
     feats, valid, done = [], [], 0
     try:

@@ -75,7 +75,7 @@ class GalleryRetrieverMixin:
 
     def prepare_gallery(self, dataset, batch_size: int = 32, num_workers: int = 0,
                         keys: Optional[Sequence[str]] = None, dtype: str = 'float32',
-                        progress: bool = True, fingerprint: bool = True) -> GalleryIndex:
+                        progress: bool = True, fingerprint: bool = True, distributed: bool = True) -> GalleryIndex:
         """Encode ``dataset`` (items ``{'inputs': {'img': ...}}``), install and return its index.
 
         Batched, in eval mode, split across ranks and gathered (every rank gets the
@@ -84,12 +84,13 @@ class GalleryRetrieverMixin:
         the positions. Items that could not be decoded (``ImageListDataset(skip_bad=True)``)
         get no row; their keys are in ``index.skipped``. ``progress``: rate/ETA log lines.
         ``fingerprint``: record :meth:`gallery_fingerprint` (hashes the gallery-branch
-        weights; evaluation, which never saves its index, skips it).
+        weights; evaluation, which never saves its index, skips it). ``distributed=False``:
+        this rank encodes all of ``dataset`` alone (one shard of a sharded build).
         """
         keys = list(keys) if keys is not None else dataset_keys(dataset)
         if len(keys) != len(dataset):
             raise ValueError(f'prepare_gallery: {len(keys)} keys for a dataset of {len(dataset)} items')
-        embeddings, bad = encode_dataset(self, dataset, batch_size, num_workers, progress)
+        embeddings, bad = encode_dataset(self, dataset, batch_size, num_workers, progress, distributed)
         kept = list(range(len(keys)))
         if bad:
             dropped = set(bad)

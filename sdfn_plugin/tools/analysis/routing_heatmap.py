@@ -10,7 +10,6 @@ import argparse
 
 import numpy as np
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 
 class _CollectPaths(Hook):
@@ -40,16 +39,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from sdfn_plugin.cli.common import load_test_config, run_main
+    from sdfn_plugin.cli.common import (build_runner, check_output_path, checkpoint_policy, load_test_config,
+                                        run_main)
 
     def _run():
         import sdfn_plugin  # noqa: F401
         from sdfn_plugin.visualization import plot_routing_heatmap
+        check_output_path(args.out, '--out')
+        check_output_path(args.paths_out, '--paths-out')
         cfg = load_test_config(args)
-        runner = Runner.from_cfg(cfg)
-        collector = _CollectPaths()
-        runner.register_hook(collector)
-        runner.test()
+        with checkpoint_policy(args):
+            runner = build_runner(cfg)
+            collector = _CollectPaths()
+            runner.register_hook(collector)
+            runner.test()
         paths = np.stack(collector.paths)
         fusion = (runner.model.module if hasattr(runner.model, 'module') else runner.model).fusion
         if args.paths_out:

@@ -8,6 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
+from sdfn_plugin.engine.checkpoint import load_checkpoint_file
 from sdfn_plugin.models.fusions import AMC, AMCRouter
 from sdfn_plugin.models.fusions.amc import AUX_LAST_INPUT, CELL_NAMES
 from sdfn_plugin.models.losses import GramConsistencyLoss
@@ -147,7 +148,7 @@ def test_ema_weights_are_evaluated_and_the_raw_weights_restored(css_root, tmp_pa
         torch.testing.assert_close(evaluated[k], ema[k], rtol=0, atol=0)  # ... exactly the EMA ones
         torch.testing.assert_close(now[k], raw[k], rtol=0, atol=0)  # and the raw weights are back
     # the checkpoint's state_dict holds the EMA weights (mmengine's before_save_checkpoint), as AMC saves them
-    ckpt = torch.load(osp.join(cfg.work_dir, 'epoch_1.pth'), map_location='cpu', weights_only=False)
+    ckpt = load_checkpoint_file(osp.join(cfg.work_dir, 'epoch_1.pth'))
     torch.testing.assert_close(ckpt['state_dict']['fusion.' + key], ema[key], rtol=0, atol=0)
 
 

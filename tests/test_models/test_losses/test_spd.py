@@ -10,6 +10,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 from torch.utils.data import DataLoader
 
+from sdfn_plugin.engine.checkpoint import load_checkpoint_file
 from sdfn_plugin.engine.hooks.path_memory_hook import PathMemoryHook
 from sdfn_plugin.models.fusions.sdfn import SDFN
 from sdfn_plugin.models.losses.path_memory import PathMemory
@@ -269,12 +270,13 @@ class _Probe(Hook):
 
 def _runner(work_dir, num_samples, max_epochs, name, **kwargs):
     from mmengine.dataset import pseudo_collate
-    from mmengine.runner import Runner
+
+    from sdfn_plugin.engine.runner import CIRRunner
     g = torch.Generator().manual_seed(0)
     data = [dict(inputs=torch.randn(3, 8, generator=g), data_samples=CIRDataSample(metainfo=dict(sample_idx=i)))
             for i in range(num_samples)]
     probe = _Probe()
-    runner = Runner(model=_ToyRetriever(), work_dir=str(work_dir), experiment_name=name,
+    runner = CIRRunner(model=_ToyRetriever(), work_dir=str(work_dir), experiment_name=name,
                     train_dataloader=DataLoader(data, batch_size=4, collate_fn=pseudo_collate),
                     train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
                     optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
@@ -294,7 +296,7 @@ def _train_and_resume(tmp_path):
     runner.train()
     mem = runner.model.losses[0].memory
     assert mem.teacher.shape == (10, 6) and mem.teacher_valid.all() and not mem.current_valid.any()
-    ckpt = torch.load(str(tmp_path / 'epoch_1.pth'), map_location='cpu', weights_only=False)
+    ckpt = load_checkpoint_file(str(tmp_path / 'epoch_1.pth'))
     saved = ckpt['state_dict']['losses.0.memory.teacher']
     assert ckpt['state_dict']['losses.0.memory.teacher_valid'].all()
     # resume from epoch 1: the memory is allocated before load_or_resume and restored from the checkpoint

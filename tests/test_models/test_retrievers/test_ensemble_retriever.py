@@ -10,7 +10,7 @@ from sdfn_plugin.evaluation.topk import chunked_topk
 from sdfn_plugin.registry import DATASETS, MODELS
 from sdfn_plugin.structures import QueryBatch
 
-from cir_testlib import write_tiny_config
+from cir_testlib import crafted_checkpoint, write_tiny_config
 
 
 def _member(tmp_path, css_root, base, seed):
@@ -88,3 +88,23 @@ def test_bad_member_specifications(members):
         _build([m1])
     with pytest.raises(ValueError, match=r'members\[1\] must be dict\(config=<config file>, checkpoint='):
         _build([m1, dict(config=m1['config'])])
+
+
+def test_member_checkpoints_load_safely_and_strictly(members, tmp_path):
+    """A crafted member checkpoint is refused before it can run; another method's checkpoint is one
+    mismatch error (strict); --allow-partial's policy loads the matching part."""
+    from sdfn_plugin.engine.checkpoint import CheckpointMismatchError, UnsafeCheckpointError, load_policy
+    film, tirg = members['film_css.py'][0], members['tirg_css.py'][0]
+    marker = str(tmp_path / 'marker')
+    evil = crafted_checkpoint(str(tmp_path / 'evil.pth'), marker)
+    with pytest.raises(UnsafeCheckpointError, match=r'refused to load checkpoint .*evil\.pth'):
+        _build([film, dict(config=tirg['config'], checkpoint=evil)])
+    assert not (tmp_path / 'marker').exists()
+    swapped = dict(config=tirg['config'], checkpoint=film['checkpoint'])  # FiLM weights on a TIRG config
+    with pytest.raises(CheckpointMismatchError, match=r'does not match the model ComposedRetriever: \d+ missing '
+                                                      r'keys \(fusion\..*\d+ unexpected keys \(fusion\.'):
+        _build([film, swapped])
+    with load_policy(allow_partial=True):
+        ens = _build([film, swapped])
+    loaded, ref = ens.members[1].image_encoder.state_dict(), members['film_css.py'][1].image_encoder.state_dict()
+    assert loaded.keys() == ref.keys() and all(torch.equal(loaded[k], ref[k]) for k in ref)  # the shared part

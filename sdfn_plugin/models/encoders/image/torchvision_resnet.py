@@ -70,7 +70,8 @@ class TorchvisionResNet(FreezableMixin, MapImageEncoder):
     def _load_local(net: nn.Module, path: str) -> None:
         if not os.path.isfile(path):
             raise FileNotFoundError(f'TorchvisionResNet.checkpoint: no such file {path!r}')
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        from sdfn_plugin.engine.checkpoint import load_checkpoint_file  # not at the top: engine imports models
+        state = load_checkpoint_file(path)
         state = state.get('state_dict', state)
         state = {k: v for k, v in state.items() if not k.startswith('fc.')}
         missing, unexpected = net.load_state_dict(state, strict=False)

@@ -1,0 +1,5 @@
+"""Repository-root shim: the real script is ``sdfn_plugin/tools/browse_dataset.py``."""
+from sdfn_plugin.tools.browse_dataset import main
+
+if __name__ == '__main__':
+    raise SystemExit(main())
