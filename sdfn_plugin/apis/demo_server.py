@@ -70,7 +70,8 @@ class DemoApp:
         if body.get('gallery_id') is not None:
             row = body['gallery_id']
             if not isinstance(row, int) or not 0 <= row < len(self.keys):
-                raise InputError('gallery_id', f'gallery_id must be a gallery row in [0, {len(self.keys)}), got {row!r}')
+                raise InputError('gallery_id',
+                                 f'gallery_id must be a gallery row in [0, {len(self.keys)}), got {row!r}')
             return self.keys[row], row
         data = body.get('image')
         if not isinstance(data, str) or not data:

@@ -9,7 +9,6 @@ a list of images or a saved cache. Two differences: the model is built by
 :func:`get_model` (vocabulary from the checkpoint, no dataset files), and a
 query is a pair (reference image, modification text).
 """
-import os
 import os.path as osp
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -25,7 +24,8 @@ from sdfn_plugin.registry import TRANSFORMS
 from sdfn_plugin.visualization.retrieval_grid import draw_retrieval_grid, to_pil
 
 from .model import get_model, list_models, resolve_config
-from .pipelines import gallery_pipeline_cfg, query_pipeline_cfg
+from .index_builder import gallery_pipeline
+from .pipelines import query_pipeline_cfg
 
 __all__ = ['CIRInferencer', 'Query', 'is_index_dir']
 
@@ -131,7 +131,7 @@ class CIRInferencer(BaseInferencer):
     def gallery_transforms(self) -> list:
         """The built transforms that load gallery images (part of the index fingerprint)."""
         with TRANSFORMS.switch_scope_and_registry('sdfn_plugin') as registry:
-            return [registry.build(t) for t in gallery_pipeline_cfg(self.cfg)]
+            return [registry.build(t) for t in gallery_pipeline(self.cfg)]
 
     def set_gallery(self, gallery: Union[str, Sequence[str]], cache: Optional[str] = None) -> None:
         """Encode (or load) the gallery and install it in the model; see the class docstring."""
@@ -141,7 +141,7 @@ class CIRInferencer(BaseInferencer):
         if is_index_dir(gallery):
             index = GalleryIndex.load(gallery, expected_fingerprint=fingerprint)
         else:
-            dataset = ImageListDataset(gallery, pipeline=gallery_pipeline_cfg(self.cfg), skip_bad=self.skip_bad)
+            dataset = ImageListDataset(gallery, pipeline=gallery_pipeline(self.cfg), skip_bad=self.skip_bad)
             index = None
             if cache is not None and is_index_dir(cache):
                 index = GalleryIndex.load(cache, expected_fingerprint=fingerprint)

@@ -1,14 +1,13 @@
-"""The test-time image pipelines of a config, for images that do not come from a dataset."""
+"""The test-time query pipeline of a config, for reference images given in memory
+(the gallery side: :func:`sdfn_plugin.apis.index_builder.gallery_pipeline`)."""
 import copy
 from typing import List
 
 from mmengine.config import Config
 
-__all__ = ['query_pipeline_cfg', 'gallery_pipeline_cfg', 'test_dataset_cfg']
+__all__ = ['query_pipeline_cfg', 'test_dataset_cfg']
 
 _LOADERS = ('LoadCIRImages', 'sdfn_plugin.LoadCIRImages')
-_DEFAULT_GALLERY_PIPELINE = [dict(type='sdfn_plugin.LoadCIRImages', keys=('img', )),
-                             dict(type='sdfn_plugin.PackCIRInputs')]
 
 
 def test_dataset_cfg(cfg: Config) -> dict:
@@ -30,8 +29,3 @@ def query_pipeline_cfg(cfg: Config) -> List[dict]:
     pipeline = copy.deepcopy(list(test_dataset_cfg(cfg).get('pipeline', [])))
     return [t for t in pipeline if not (isinstance(t, dict) and t.get('type') in _LOADERS)]
 
-
-def gallery_pipeline_cfg(cfg: Config) -> List[dict]:
-    """The pipeline that loads gallery images (``img``) at test time, as the evaluation uses it."""
-    pipeline = test_dataset_cfg(cfg).get('gallery_pipeline')
-    return copy.deepcopy(list(pipeline)) if pipeline is not None else copy.deepcopy(_DEFAULT_GALLERY_PIPELINE)

@@ -142,7 +142,8 @@ def test_retrieve_tool_prints_topk_and_writes_json_and_grid(inferencer, tiny_tir
     assert res['keys'] == expected['keys'] and res['scores'] == pytest.approx(expected['scores'], abs=1e-6)
     assert Image.open(tmp_path / 'grid.png').size[0] > 3 * 128
     # an empty text and a missing image: exit status 1, one line naming the option
-    for argv, message in ((['--image', ref, '--text', ' '], 'error: ValueError: the modification text is empty (--text)'),
+    for argv, message in ((['--image', ref, '--text', ' '],
+                           'error: ValueError: the modification text is empty (--text)'),
                           (['--image', str(tmp_path / 'nope.png'), '--text', TEXT],
                            f"error: FileNotFoundError: reference image not found: {str(tmp_path / 'nope.png')!r} "
                            '(--image)')):
