@@ -52,6 +52,11 @@ def test_wheel_ships_configs_tools_model_index_and_licence(wheel):
             assert f'sdfn_plugin/{meta}' in names
     assert _dist_info(wheel, 'licenses/LICENSE') == open(osp.join(REPO, 'LICENSE')).read()
     assert not [n for n in names if n.startswith(('tests/', 'benchmarks/', 'docs/'))]
+    # and nothing else of the package is left out (data files such as a demo page need package_data too)
+    shipped = {osp.relpath(osp.join(d, f), REPO) for d, _, files in os.walk(PKG)
+               if not {'__pycache__', '.mim'} & set(d.split(os.sep))
+               for f in files if not f.endswith('.pyc')}
+    assert sorted(shipped - names) == []
 
 
 def test_wheel_metadata(wheel):

@@ -66,6 +66,11 @@ class CIRRunner(Runner):
         call this without ``strict``, so both become strict.)
         """
         checkpoint = load_checkpoint_file(filename, map_location)
+        if self._resume and not self._has_loaded and not {'meta', 'message_hub'} <= set(checkpoint):
+            # mmengine would stop on KeyError: 'meta'
+            raise ValueError(f'cannot resume from {filename}: it holds weights only (no meta / message_hub, e.g. a '
+                             'published file); resume needs a training checkpoint such as epoch_N.pth, or load the '
+                             'weights with load_from instead')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         source = f'checkpoint {filename}'

@@ -5,7 +5,7 @@ feature cache, encoding an evaluation gallery. Log lines (not mmengine's
 ``ProgressBar``, which redraws one terminal line with carriage returns) so the
 progress also lands readably in the run's log file::
 
-    feature cache 3f2a...: 12800/172049 images (7%), 211.3 images/s, ETA 0:12:36
+    feature cache <digest>: <done>/<total> images (<percent>%), <rate> images/s, ETA <h:mm:ss>
 """
 import datetime
 import time

@@ -108,6 +108,10 @@ def test_resume_with_a_wrong_shape_fails_before_training(trained, capsys, tmp_pa
                      '--cfg-options', 'train_cfg.max_epochs=2')
     assert code == 1 and f'1 shape mismatches ({key})' in _last_error(out) and 'first shape mismatch' in out
     assert not osp.exists(work / 'epoch_2.pth')
+    torch.save({'state_dict': load_checkpoint_file(ckpt)['state_dict']}, str(tmp_path / 'weights.pth'))
+    code, out = _run(capsys, train_tool, cfg, '--resume', tmp_path / 'weights.pth', '--work-dir', work)
+    assert code == 1 and _last_error(out).startswith(
+        f'error: ValueError: cannot resume from {tmp_path / "weights.pth"}: it holds weights only')
 
 
 def test_schedules_that_train_nothing_and_bad_arguments_fail_before_any_work(trained, capsys, tmp_path):
