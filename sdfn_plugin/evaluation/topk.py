@@ -7,7 +7,10 @@ be 3.7 GiB of float32). Two paths:
   CosineScorer): queries and gallery are cut into blocks; each block is one
   ``torch.mm(..., out=buffer)`` into a single reused buffer, the reference
   exclusion writes ``-inf`` into that buffer (one ``index_put_``, no mask), and
-  ``torch.topk`` keeps the block's best ``k``; blocks of one query chunk are
+  the block's best ``k`` are kept: on long rows by a two-stage exact selection
+  (:func:`_grouped_topk`: maxima of groups of 8, then ``torch.topk`` over the
+  best groups' items, about half the cost of one ``topk`` over the rows),
+  otherwise by ``torch.topk``; blocks of one query chunk are
   merged with one more ``topk`` over the ``2k`` candidates. Extra memory is the
   buffer (``query_chunk * gallery_chunk`` scores) plus the outputs. On long
   gallery rows ``topk`` costs a few percent of the product (4,096 queries
@@ -43,6 +46,12 @@ SCORER_GALLERY_CHUNK = 8192
 #: ``torch.topk`` cheap per element (about 2 ns on rows of 30k items vs 9 ns on rows of 8k, CPU), so
 #: rows are whole galleries up to a million items (then 64 rows per block).
 BLOCK_BYTES = 256 * 2**20
+#: items per group of the two-stage top-k on long rows (:func:`_grouped_topk`); 8 measured best of 4/8/16
+#: (and of two-level groupings) on rows of 29,789 items, k = 50, CPU
+GROUP = 8
+#: the two-stage top-k runs when a row has at least this many items per wanted result; below that the
+#: ``GROUP * k`` candidates are not much fewer than the row
+GROUPED_MIN_ITEMS_PER_K = 4 * GROUP
 
 
 def _check_positive_int(name: str, value) -> int:
@@ -125,6 +134,30 @@ def block_shape(num_queries: int, num_gallery: int, itemsize: int, gallery_chunk
     return min(rows, num_queries), min(cols, num_gallery)
 
 
+def _grouped_topk(padded: Tensor, k: int, num_cols: int) -> Tuple[Tensor, Tensor]:
+    """Exact row-wise top-``k`` of ``padded[:, :num_cols]``; ``padded``'s extra columns hold ``-inf``.
+
+    The ``(rows, GROUP * n)`` block is viewed as ``GROUP`` segments of ``n`` columns; group ``j`` of a row is
+    the ``GROUP`` items ``{j, j + n, ...}`` (one per segment), so the group maxima are one element-wise
+    ``amax`` over the segments (a vectorised pass, no sort). The ``k`` largest items of a row lie in the ``k``
+    groups with the largest maxima (the ``k``-th largest group maximum is reached by ``k`` distinct items, so
+    it is <= the ``k``-th largest item; an item above it is the maximum of a group above it or shares a group
+    with one), and ``torch.topk`` then runs on ``n`` maxima and ``GROUP * k`` candidates instead of
+    ``GROUP * n`` items: about half the time of one ``topk`` over the whole rows (rows of 29,789 items,
+    k = 50, CPU). Ties at the boundary keep the values of the full sort (the selected groups hold ``k``
+    items >= every left-out item); only the choice among equal scores can differ.
+    """
+    rows, width = padded.shape
+    n = width // GROUP
+    _, groups = padded.view(rows, GROUP, n).amax(dim=1).topk(k, dim=1, sorted=False)
+    columns = (groups.unsqueeze(2) + torch.arange(0, width, n, device=padded.device)).view(rows, k * GROUP)
+    values, order = padded.gather(1, columns).topk(k, dim=1)
+    indices = columns.gather(1, order)
+    if bool((indices >= num_cols).any()):  # fewer than k items above -inf in a row: padding could win a tie
+        return padded[:, :num_cols].topk(k, dim=1)
+    return values, indices
+
+
 def _inner_product_topk(query: Tensor, gallery: Tensor, k: int, exclude: Optional[Tensor],
                         gallery_chunk: Optional[int], query_chunk: Optional[int]) -> Tuple[Tensor, Tensor]:
     num_queries, num_gallery = query.shape[0], gallery.shape[0]
@@ -133,9 +166,12 @@ def _inner_product_topk(query: Tensor, gallery: Tensor, k: int, exclude: Optiona
     query, gallery = query.to(dtype), gallery.to(dtype)
     query_chunk, gallery_chunk = block_shape(num_queries, num_gallery, gallery.element_size(), gallery_chunk,
                                              query_chunk)
+    # rows of the buffer are padded to a multiple of GROUP with -inf (written once; the product only fills
+    # the first columns, through a strided ``out`` that BLAS writes in place)
+    width = -(-gallery_chunk // GROUP) * GROUP
+    buffer = torch.full((query_chunk, width), float('-inf'), dtype=dtype, device=gallery.device)
     values = torch.empty(num_queries, k_out, dtype=dtype, device=gallery.device)
     indices = torch.empty(num_queries, k_out, dtype=torch.long, device=gallery.device)
-    buffer = torch.empty(query_chunk * gallery_chunk, dtype=dtype, device=gallery.device)
     gallery_t = gallery.t()
     for q0 in range(0, num_queries, query_chunk):
         q1 = min(q0 + query_chunk, num_queries)
@@ -143,13 +179,18 @@ def _inner_product_topk(query: Tensor, gallery: Tensor, k: int, exclude: Optiona
         best = None
         for g0 in range(0, num_gallery, gallery_chunk):
             g1 = min(g0 + gallery_chunk, num_gallery)
-            scores = buffer[:(q1 - q0) * (g1 - g0)].view(q1 - q0, g1 - g0)
+            cols, k_block = g1 - g0, min(k_out, g1 - g0)
+            padded = buffer[:q1 - q0]
+            scores = padded[:, :cols]
             torch.mm(query[q0:q1], gallery_t[:, g0:g1], out=scores)
             if exclude is not None:
                 local = exclude[q0:q1] - g0
-                hit = (local >= 0) & (local < g1 - g0)
+                hit = (local >= 0) & (local < cols)
                 scores.index_put_((rows[hit], local[hit]), scores.new_tensor(float('-inf')))
-            block_values, block_indices = scores.topk(min(k_out, g1 - g0), dim=1)
+            if cols == gallery_chunk and width >= GROUPED_MIN_ITEMS_PER_K * k_block:
+                block_values, block_indices = _grouped_topk(padded, k_block, cols)
+            else:  # short rows (or the last, narrower gallery block): one plain topk
+                block_values, block_indices = scores.topk(k_block, dim=1)
             best = _merge(best, block_values, block_indices.add_(g0), k_out)
         values[q0:q1], indices[q0:q1] = best
     return values, indices

@@ -196,3 +196,36 @@ def test_automatic_blocks_fill_the_score_budget():
     assert block_shape(100, 50, 4, 16, 8) == (8, 16)  # explicit chunks win
     rows, cols = block_shape(33480, 29789, 4, None, None)
     assert rows * cols * 4 <= BLOCK_BYTES
+
+
+@pytest.mark.parametrize(
+    'num_gallery,chunk,k',
+    [
+        (403, None, 5),  # one block, G not a multiple of the group size: padded columns
+        (403, 100, 3),  # full blocks take the grouped path, the 3-item last block the plain one
+        (256, None, 8),  # G a multiple of the group size
+    ])
+def test_long_rows_take_the_grouped_path_and_match_the_full_sort(num_gallery, chunk, k):
+    from sdfn_plugin.evaluation.topk import GROUP, GROUPED_MIN_ITEMS_PER_K
+    assert (chunk or num_gallery) >= GROUPED_MIN_ITEMS_PER_K * k - GROUP  # the two-stage selection runs
+    query, gallery, exclude = _data(13, num_gallery, seed=num_gallery + k)
+    values, indices = chunked_topk(query, gallery, DotScorer(), k, exclude=exclude, gallery_chunk=chunk,
+                                   query_chunk=5)
+    ref_values, ref_indices = _reference(query, gallery, DotScorer(), k, exclude)
+    assert torch.equal(indices, ref_indices)
+    torch.testing.assert_close(values, ref_values, rtol=1e-12, atol=1e-12)
+
+
+def test_grouped_path_never_returns_padding_among_minus_inf_ties():
+    """Rows with fewer than k finite scores: the -inf padding of the score buffer ties with the real -inf
+    scores and must not be returned (the block falls back to a plain topk)."""
+    gallery = torch.full((300, 1), float('-inf'), dtype=torch.float64)
+    gallery[[7, 150, 299]] = torch.tensor([[1.0], [3.0], [2.0]], dtype=torch.float64)
+    query = QueryBatch(torch.ones(2, 1, dtype=torch.float64))
+    values, indices = chunked_topk(query, gallery, DotScorer(), 5)
+    assert indices[:, :3].tolist() == [[150, 299, 7]] * 2
+    assert values[:, :3].tolist() == [[3.0, 2.0, 1.0]] * 2
+    assert (values[:, 3:] == float('-inf')).all() and ((indices >= 0) & (indices < 300)).all()
+    # all 25 scores -inf, 7 padded columns: without the fallback topk picks padding column 26 here
+    values, indices = chunked_topk(QueryBatch(torch.ones(1, 1)), torch.full((25, 1), float('-inf')), DotScorer(), 1)
+    assert values.tolist() == [[float('-inf')]] and 0 <= indices.item() < 25
