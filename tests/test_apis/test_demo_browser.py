@@ -1,6 +1,7 @@
 """The demo page in a real headless browser (Debian's chromium + chromedriver, driven by Selenium).
 
 Without chromium the test is skipped, except under CI=true, where it fails (.ci/run installs it)."""
+import glob
 import json
 import os
 import os.path as osp
@@ -30,11 +31,10 @@ def _browser_binaries():
 @pytest.fixture(scope='module')
 def demo(tiny_tirg, css_root, tmp_path_factory):
     """The demo server on a free 127.0.0.1 port over 12 test images; stopped after the module."""
-    images = sorted(p for p in os.listdir(osp.join(css_root, os.listdir(css_root)[0], 'images'))
-                    if p.startswith('test_'))[:12]
+    (src, ) = glob.glob(osp.join(css_root, '*', 'images'))
     folder = tmp_path_factory.mktemp('demo_gallery')
-    for name in images:
-        shutil.copy(osp.join(css_root, os.listdir(css_root)[0], 'images', name), folder / name)
+    for name in sorted(p for p in os.listdir(src) if p.startswith('test_'))[:12]:
+        shutil.copy(osp.join(src, name), folder / name)
     inferencer = CIRInferencer('tirg_css', tiny_tirg[1], gallery=str(folder), device='cpu')
     server = make_server(DemoApp(inferencer), '127.0.0.1', 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -1,4 +1,5 @@
 """CIRInferencer and tools/retrieve.py against a brute-force ranking on the tiny benchmark."""
+import glob
 import json
 import os
 import os.path as osp
@@ -18,7 +19,7 @@ TEXT = 'make the red circle blue'
 @pytest.fixture(scope='module')
 def gallery(css_root, tmp_path_factory):
     """A folder of 10 tiny test images (sorted names = gallery rows)."""
-    src = osp.join(css_root, os.listdir(css_root)[0], 'images')
+    (src, ) = glob.glob(osp.join(css_root, '*', 'images'))
     folder = tmp_path_factory.mktemp('gallery')
     for name in sorted(p for p in os.listdir(src) if p.startswith('test_'))[:10]:
         shutil.copy(osp.join(src, name), folder / name)
