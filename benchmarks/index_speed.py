@@ -26,13 +26,20 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+    return _median_times([fn], repeats)[0]
+
+
+def _median_times(fns, repeats: int) -> list:
+    """Median seconds of each function, runs interleaved (a shared machine's load drifts alike for all)."""
+    for fn in fns:
+        fn()  # warm-up
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, out in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def _model(tmp: str):
@@ -77,7 +84,7 @@ def bench_build(num_images: int, batch_size: int, num_workers: int, repeats: int
         def build():
             model.prepare_gallery(dataset, batch_size, num_workers, progress=False, fingerprint=False)
 
-        t_bare, t_build = _median_time(bare, repeats), _median_time(build, repeats)
+        t_bare, t_build = _median_times([bare, build], repeats)
     print(f'(a) build {num_images} 64x64 PNGs, batch {batch_size}, {num_workers} decoding worker(s), '
           f'{torch.get_num_threads()} threads: bare encoder forward {num_images / t_bare:.0f} images/s, '
           f'prepare_gallery {num_images / t_build:.0f} images/s -> {t_bare / t_build:.2f}x the bare throughput '
@@ -91,8 +98,7 @@ def bench_search(num_gallery: int, dim: int, repeats: int) -> None:
     query = torch.randn(1, dim, generator=gen).half()
     keys = [f'/data/gallery/{i // 1000:05d}/{i:08d}.jpg' for i in range(num_gallery)]
     index = GalleryIndex(gallery, keys, dtype='float16')
-    t_bare = _median_time(lambda: query @ gallery.t(), repeats)
-    t_search = _median_time(lambda: index.search(query, 10), repeats)
+    t_bare, t_search = _median_times([lambda: query @ gallery.t(), lambda: index.search(query, 10)], repeats)
     scores, rows = index.search(query, 10)
     assert rows[0].tolist() == (query @ gallery.t()).float()[0].topk(10).indices.tolist() or \
         torch.equal(scores[0], (query @ gallery.t()).float()[0].topk(10).values)
@@ -159,7 +165,7 @@ def main(argv=None) -> None:
     parser.add_argument('--only', choices=['build', 'search', 'approximate'], default=None)
     args = parser.parse_args(argv)
     if args.only in (None, 'build'):
-        bench_build(args.images, args.batch_size, args.num_workers, max(1, args.repeats // 2))
+        bench_build(args.images, args.batch_size, args.num_workers, args.repeats)
     if args.only in (None, 'search'):
         bench_search(args.gallery, args.dim, args.repeats)
     if args.only in (None, 'approximate'):

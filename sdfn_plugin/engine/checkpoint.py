@@ -54,6 +54,7 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer, MMLogger, print_log
 from torch import nn
+from torch.nn.modules.module import _IncompatibleKeys
 
 __all__ = ['CheckpointMismatchError', 'UnsafeCheckpointError', 'LoadReport', 'LoadPolicy', 'load_policy', 'current_load_policy',
            'checkpoint_safe_globals', 'check_checkpoint_file', 'load_checkpoint_file', 'state_dict_of', 'load_state_dict_strict',
@@ -221,9 +222,9 @@ def load_state_dict_strict(model: nn.Module, state_dict: dict, *, strict: Option
                            source: str = 'checkpoint', logger: Optional[MMLogger] = None) -> LoadReport:
     """Load ``state_dict`` into ``model``; mismatches are one :class:`CheckpointMismatchError` when ``strict``.
 
-    Each module's ``_load_from_state_dict`` runs as in ``nn.Module.load_state_dict``,
-    but missing keys, unexpected keys and shape mismatches are collected rather
-    than raised one by one. Non-strict: everything that matches is loaded, the rest
+    Each module's ``_load_from_state_dict`` and post hooks run as in
+    ``nn.Module.load_state_dict``, but missing keys, unexpected keys and shape
+    mismatches are collected rather than raised one by one. Non-strict: everything that matches is loaded, the rest
     is logged as a warning. ``strict=None`` follows :func:`current_load_policy`.
     """
     if strict is None:
@@ -240,6 +241,8 @@ def load_state_dict_strict(model: nn.Module, state_dict: dict, *, strict: Option
             if child is not None:
                 child_prefix = f'{prefix}{name}.'
                 load(child, {k: v for k, v in local_state.items() if k.startswith(child_prefix)}, child_prefix)
+        for hook in module._load_state_dict_post_hooks.values():  # as torch: they may edit the key lists
+            hook(module, _IncompatibleKeys(missing, unexpected))
 
     load(model, dict(state_dict), '')
     report = LoadReport(missing, unexpected, errors)

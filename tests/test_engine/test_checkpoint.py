@@ -162,3 +162,19 @@ def test_pretrained_init_cfg_goes_through_the_safe_loader(tmp_path):
         with pytest.raises(CheckpointMismatchError, match='none of its keys belongs to _WithInit'):
             _WithInit(dict(type='Pretrained', checkpoint=good)).init_weights()  # prefix forgotten
     assert not osp.exists(marker)
+
+
+def test_load_state_dict_post_hooks_run_as_in_torch():
+    """A module's post hook may accept a missing key (as with nn.Module.load_state_dict)."""
+    from sdfn_plugin.engine.checkpoint import load_state_dict_strict
+    net, src = _net(), _net()
+
+    def optional_bias(module, keys):
+        keys.missing_keys[:] = [k for k in keys.missing_keys if k != '0.bias']
+
+    net.register_load_state_dict_post_hook(optional_bias)
+    state = {k: v for k, v in src.state_dict().items() if k != '0.bias'}
+    report = load_state_dict_strict(net, state)
+    assert report.missing == [] and torch.equal(net[2].weight, src[2].weight)
+    with pytest.raises(CheckpointMismatchError, match=r'1 missing keys \(0\.bias\)'):
+        load_state_dict_strict(_net(), state)
