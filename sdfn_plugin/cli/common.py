@@ -67,6 +67,10 @@ def build_runner(cfg: Config):
     """The config's Runner: ``runner_type`` (``CIRRunner`` from ``_base_/default_runtime.py``) from the
     ``sdfn_plugin`` runner registry, whose checkpoint loads are safe and strict."""
     from sdfn_plugin.registry import RUNNERS
+    if cfg.get('runner_type') is None:
+        # configs written before runner_type existed (or not inheriting default_runtime) still get the safe
+        # loader: mmengine's plain Runner cannot read a full checkpoint's message hub under weights_only=True
+        cfg.runner_type = 'CIRRunner'
     return RUNNERS.build(cfg)
 
 
