@@ -20,7 +20,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from sdfn_plugin.cli.config_file import PACKAGE_PREFIX, load_config_file, shipped_config_dir
-from sdfn_plugin.engine.checkpoint import load_checkpoint_file, load_state_dict_strict, state_dict_of
+from sdfn_plugin.utils.checkpoint import load_checkpoint_file, load_state_dict_strict, state_dict_of
 
 __all__ = ['list_models', 'get_model', 'resolve_config', 'model_config']
 

@@ -46,7 +46,7 @@ def add_load_args(parser: argparse.ArgumentParser) -> None:
 def checkpoint_policy(args: argparse.Namespace) -> Iterator[None]:
     """Apply the run's ``--allow-partial`` / ``--unsafe-load`` to every checkpoint loaded in the block
     (Runner resume/load_from, ensemble members, ``init_cfg`` Pretrained)."""
-    from sdfn_plugin.engine.checkpoint import load_policy
+    from sdfn_plugin.utils.checkpoint import load_policy
     with load_policy(allow_partial=getattr(args, 'allow_partial', False),
                      unsafe=getattr(args, 'unsafe_load', False)):
         yield
@@ -134,7 +134,7 @@ def load_test_config(args: argparse.Namespace) -> Config:
     if args.checkpoint is None:
         raise ValueError('no checkpoint given: pass CHECKPOINT, or --no-checkpoint for a model that needs no training '
                          '(e.g. the zero-shot configs; with mim test: --checkpoint none)')
-    from sdfn_plugin.engine.checkpoint import check_checkpoint_file
+    from sdfn_plugin.utils.checkpoint import check_checkpoint_file
     check_checkpoint_file(args.checkpoint)
     cfg = load_config(args)
     cfg.load_from = args.checkpoint

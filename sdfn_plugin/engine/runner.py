@@ -3,7 +3,7 @@
 ``_base_/default_runtime.py`` sets ``runner_type = 'CIRRunner'`` and the tools
 build runners with ``sdfn_plugin.registry.RUNNERS.build(cfg)``, so ``--resume``,
 ``load_from`` and ``tools/test.py`` read checkpoints through
-:mod:`sdfn_plugin.engine.checkpoint`. A subclass (rather than re-registering
+:mod:`sdfn_plugin.utils.checkpoint`. A subclass (rather than re-registering
 mmengine's process-wide ``CheckpointLoader`` scheme for local paths) changes
 nothing for other OpenMMLab packages in the same process.
 """
@@ -14,7 +14,7 @@ from mmengine.runner import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, R
 
 from sdfn_plugin.registry import RUNNERS
 
-from .checkpoint import DEFAULT_REVISE_KEYS, load_checkpoint_file, load_state_dict_strict, state_dict_of
+from sdfn_plugin.utils.checkpoint import DEFAULT_REVISE_KEYS, load_checkpoint_file, load_state_dict_strict, state_dict_of
 
 __all__ = ['CIRRunner', 'check_train_schedule']
 
@@ -43,7 +43,7 @@ class CIRRunner(Runner):
     """mmengine ``Runner`` whose checkpoint loads are safe and strict.
 
     * ``load_checkpoint`` (used by mmengine for ``resume`` and ``load_from``)
-      reads the file with :func:`~sdfn_plugin.engine.checkpoint.load_checkpoint_file`
+      reads the file with :func:`~sdfn_plugin.utils.checkpoint.load_checkpoint_file`
       (``weights_only=True``) and loads the weights strictly: missing, unexpected
       or mis-shaped keys are one error unless the run allows partial loads
       (``--allow-partial``). Hooks see the checkpoint exactly as with mmengine.

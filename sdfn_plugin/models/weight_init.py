@@ -2,7 +2,7 @@
 
 Registered as ``Pretrained`` in the ``sdfn_plugin`` scope, so it replaces mmengine's
 ``PretrainedInit`` for our configs only: the file is read by
-:func:`~sdfn_plugin.engine.checkpoint.load_checkpoint_file` (``weights_only=True``,
+:func:`~sdfn_plugin.utils.checkpoint.load_checkpoint_file` (``weights_only=True``,
 full mmengine training checkpoints allowed, crafted pickles refused). As with
 mmengine, a pretrained initialisation may cover part of the module (e.g. a
 backbone without its head): skipped keys are logged, and a checkpoint of which
@@ -12,6 +12,8 @@ from mmengine.model.weight_init import PretrainedInit, update_init_info
 from torch import nn
 
 from sdfn_plugin.registry import WEIGHT_INITIALIZERS
+from sdfn_plugin.utils.checkpoint import (CheckpointMismatchError, load_checkpoint_file, load_state_dict_strict,
+                                          state_dict_of)
 
 
 @WEIGHT_INITIALIZERS.register_module(name='Pretrained')
@@ -19,9 +21,6 @@ class SafePretrainedInit(PretrainedInit):
     """Args: as mmengine's ``PretrainedInit`` (``checkpoint``, ``prefix``, ``map_location``)."""
 
     def __call__(self, module: nn.Module) -> None:
-        # imported here: sdfn_plugin.engine imports models (hooks), so a module-level import would be a cycle
-        from sdfn_plugin.engine.checkpoint import (CheckpointMismatchError, load_checkpoint_file,
-                                                   load_state_dict_strict, state_dict_of)
         source = f'init_cfg Pretrained checkpoint {self.checkpoint}'
         state = state_dict_of(load_checkpoint_file(self.checkpoint, self.map_location), source)
         if self.prefix:

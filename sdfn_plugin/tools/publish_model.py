@@ -27,7 +27,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def strip_checkpoint(ckpt: Dict[str, Any], source: str) -> Tuple[Dict[str, Any], List[str]]:
     """The published dict (``state_dict`` + a small ``meta``) and the names of what was dropped."""
-    from sdfn_plugin.engine.checkpoint import state_dict_of
+    from sdfn_plugin.utils.checkpoint import state_dict_of
     from sdfn_plugin.models.losses.path_memory import path_memory_keys
     from sdfn_plugin.version import __version__
     state = dict(state_dict_of(ckpt, source))
@@ -44,7 +44,7 @@ def strip_checkpoint(ckpt: Dict[str, Any], source: str) -> Tuple[Dict[str, Any],
 
 def publish(in_file: str, out_name: str) -> str:
     """Write the stripped checkpoint and return its path."""
-    from sdfn_plugin.engine.checkpoint import load_checkpoint_file
+    from sdfn_plugin.utils.checkpoint import load_checkpoint_file
     published, dropped = strip_checkpoint(load_checkpoint_file(in_file), in_file)
     if out_name.endswith('.pth'):
         out_name = out_name[:-len('.pth')]

@@ -33,7 +33,7 @@ def build_cfg(args: argparse.Namespace):
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
-        from sdfn_plugin.engine.checkpoint import check_checkpoint_file
+        from sdfn_plugin.utils.checkpoint import check_checkpoint_file
         cfg.resume, cfg.load_from = True, check_checkpoint_file(args.resume)
     return cfg
 

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from sdfn_plugin.apis import get_model, list_models
-from sdfn_plugin.engine.checkpoint import CheckpointMismatchError, UnsafeCheckpointError, load_checkpoint_file
+from sdfn_plugin.utils.checkpoint import CheckpointMismatchError, UnsafeCheckpointError, load_checkpoint_file
 
 from cir_testlib import CONFIGS, crafted_checkpoint
 

@@ -1,4 +1,4 @@
-"""sdfn_plugin.engine.checkpoint: safe (weights_only) and strict loading, in-process."""
+"""sdfn_plugin.utils.checkpoint: safe (weights_only) and strict loading, in-process."""
 import fractions
 import os.path as osp
 from collections import OrderedDict
@@ -13,7 +13,7 @@ from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import load_from_local
 from torch import nn
 
-from sdfn_plugin.engine.checkpoint import (CheckpointMismatchError, UnsafeCheckpointError, load_checkpoint_file,
+from sdfn_plugin.utils.checkpoint import (CheckpointMismatchError, UnsafeCheckpointError, load_checkpoint_file,
                                            load_model_weights, load_policy)
 
 from cir_testlib import crafted_checkpoint
@@ -166,7 +166,7 @@ def test_pretrained_init_cfg_goes_through_the_safe_loader(tmp_path):
 
 def test_load_state_dict_post_hooks_run_as_in_torch():
     """A module's post hook may accept a missing key (as with nn.Module.load_state_dict)."""
-    from sdfn_plugin.engine.checkpoint import load_state_dict_strict
+    from sdfn_plugin.utils.checkpoint import load_state_dict_strict
     net, src = _net(), _net()
 
     def optional_bias(module, keys):

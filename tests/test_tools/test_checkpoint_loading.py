@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from sdfn_plugin.engine.checkpoint import load_checkpoint_file
+from sdfn_plugin.utils.checkpoint import load_checkpoint_file
 from sdfn_plugin.registry import MODELS
 from sdfn_plugin.tools import print_config
 from sdfn_plugin.tools import test as test_tool

@@ -7,7 +7,7 @@ from mmengine.optim import OptimWrapper
 
 from sdfn_plugin.registry import HOOKS
 
-from ..checkpoint import load_checkpoint_file
+from sdfn_plugin.utils.checkpoint import load_checkpoint_file
 
 
 @HOOKS.register_module()

@@ -5,6 +5,8 @@ from typing import Dict, Sequence
 import torch
 from torch import nn
 
+from sdfn_plugin.utils.checkpoint import load_checkpoint_file
+
 
 def read_state_dict(path: str, owner: str) -> Dict[str, torch.Tensor]:
     """Tensors of a ``.pth``/``.pt`` (``torch.save``) or ``.safetensors`` file.
@@ -17,8 +19,6 @@ def read_state_dict(path: str, owner: str) -> Dict[str, torch.Tensor]:
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         return load_file(path)
-    # imported here: sdfn_plugin.engine imports models (hooks), so a module-level import would be a cycle
-    from sdfn_plugin.engine.checkpoint import load_checkpoint_file
     state = load_checkpoint_file(path)
     for key in ('state_dict', 'model'):
         if isinstance(state, dict) and isinstance(state.get(key), dict):

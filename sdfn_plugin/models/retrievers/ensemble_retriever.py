@@ -24,6 +24,7 @@ from torch import nn
 
 from sdfn_plugin.registry import MODELS
 from sdfn_plugin.structures import CIRDataSample, QueryBatch
+from sdfn_plugin.utils.checkpoint import load_model_weights
 
 from ..scorers.base import DotScorer
 from .gallery_mixin import GalleryRetrieverMixin
@@ -34,8 +35,6 @@ __all__ = ['EnsembleRetriever', 'build_member']
 def build_member(index: int, member: dict) -> nn.Module:
     """Build ``member['config']``'s model and load ``member['checkpoint']`` (safely; strictly unless the run
     allows partial loads)."""
-    # imported here: sdfn_plugin.engine imports models (hooks), so a module-level import would be a cycle
-    from sdfn_plugin.engine.checkpoint import load_model_weights
     if not isinstance(member, dict) or set(member) != {'config', 'checkpoint'}:
         got = sorted(member) if isinstance(member, dict) else type(member).__name__
         raise ValueError(f'model.members[{index}] must be dict(config=<config file>, checkpoint=<checkpoint file>), '

@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from sdfn_plugin.engine.checkpoint import load_checkpoint_file
+from sdfn_plugin.utils.checkpoint import load_checkpoint_file
 from sdfn_plugin.models.fusions import AMC, AMCRouter
 from sdfn_plugin.models.fusions.amc import AUX_LAST_INPUT, CELL_NAMES
 from sdfn_plugin.models.losses import GramConsistencyLoss

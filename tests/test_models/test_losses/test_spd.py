@@ -10,7 +10,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 from torch.utils.data import DataLoader
 
-from sdfn_plugin.engine.checkpoint import load_checkpoint_file
+from sdfn_plugin.utils.checkpoint import load_checkpoint_file
 from sdfn_plugin.engine.hooks.path_memory_hook import PathMemoryHook
 from sdfn_plugin.models.fusions.sdfn import SDFN
 from sdfn_plugin.models.losses.path_memory import PathMemory

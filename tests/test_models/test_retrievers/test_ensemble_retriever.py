@@ -93,7 +93,7 @@ def test_bad_member_specifications(members):
 def test_member_checkpoints_load_safely_and_strictly(members, tmp_path):
     """A crafted member checkpoint is refused before it can run; another method's checkpoint is one
     mismatch error (strict); --allow-partial's policy loads the matching part."""
-    from sdfn_plugin.engine.checkpoint import CheckpointMismatchError, UnsafeCheckpointError, load_policy
+    from sdfn_plugin.utils.checkpoint import CheckpointMismatchError, UnsafeCheckpointError, load_policy
     film, tirg = members['film_css.py'][0], members['tirg_css.py'][0]
     marker = str(tmp_path / 'marker')
     evil = crafted_checkpoint(str(tmp_path / 'evil.pth'), marker)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from sdfn_plugin.registry import MODELS
+from sdfn_plugin.utils.checkpoint import load_checkpoint_file
 
 from ..freezing import FreezableMixin
 from .base import MapImageEncoder
@@ -70,7 +71,6 @@ class TorchvisionResNet(FreezableMixin, MapImageEncoder):
     def _load_local(net: nn.Module, path: str) -> None:
         if not os.path.isfile(path):
             raise FileNotFoundError(f'TorchvisionResNet.checkpoint: no such file {path!r}')
-        from sdfn_plugin.engine.checkpoint import load_checkpoint_file  # not at the top: engine imports models
         state = load_checkpoint_file(path)
         state = state.get('state_dict', state)
         state = {k: v for k, v in state.items() if not k.startswith('fc.')}
