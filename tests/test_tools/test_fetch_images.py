@@ -169,9 +169,15 @@ def test_interrupted_run_leaves_no_partial_file(server, tmp_path):
         time.sleep(0.2)
         server.hang_release.set()
 
-    threading.Thread(target=interrupt, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        fetch_all(parse_tasks(lst, out), workers=2, timeout=5, retries=3, backoff=0.01, progress=False)
+    # a real Ctrl-C: pytest-xdist workers ignore SIGINT (only the controller reacts to it), so the test
+    # restores Python's default handler while the fetch runs
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            fetch_all(parse_tasks(lst, out), workers=2, timeout=5, retries=3, backoff=0.01, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     left = sorted(os.listdir(out))
     assert 'hang.jpg' not in left and not [f for f in left if f.endswith('.part')]
     for f in left:
