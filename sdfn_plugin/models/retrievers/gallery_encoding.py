@@ -1,18 +1,15 @@
 """Encoding a dataset of images into gallery embeddings, split across ranks."""
-import time
 from typing import List, Optional, Tuple
 
 import torch
 from mmengine.dataset import DefaultSampler, pseudo_collate
 from mmengine.dist import all_gather, get_dist_info
-from mmengine.logging import MMLogger
 from torch.utils.data import DataLoader, Dataset
 
 from sdfn_plugin.datasets.image_list import BAD_IMAGE_KEY
+from sdfn_plugin.utils.progress import ProgressLogger
 
 __all__ = ['encode_gallery', 'encode_dataset']
-#: seconds between two progress lines on rank 0
-PROGRESS_INTERVAL_S = 10.0
 
 
 def _collate(items: list) -> Tuple[Optional[dict], List[int], List[str]]:
@@ -20,33 +17,6 @@ def _collate(items: list) -> Tuple[Optional[dict], List[int], List[str]]:
     bad = [i for i, item in enumerate(items) if BAD_IMAGE_KEY in item]
     good = [item for item in items if BAD_IMAGE_KEY not in item]
     return (pseudo_collate(good) if good else None), bad, [items[i][BAD_IMAGE_KEY] for i in bad]
-
-
-class _Progress:
-    """Rank-0 log lines with rate and ETA every :data:`PROGRESS_INTERVAL_S` seconds."""
-
-    def __init__(self, total: int, world: int, enabled: bool) -> None:
-        self.total, self.world, self.enabled = total, world, enabled
-        self.start = self.last = time.perf_counter()
-
-    def update(self, done_local: int) -> None:
-        now = time.perf_counter()
-        if not self.enabled or now - self.last < PROGRESS_INTERVAL_S:
-            return
-        self.last = now
-        done = min(self.total, done_local * self.world)  # ranks advance at about the same pace
-        rate = done / (now - self.start)
-        eta = (self.total - done) / rate if rate > 0 else float('inf')
-        MMLogger.get_current_instance().info(
-            f'gallery encoding: {done}/{self.total} images, {rate:.1f} images/s, ETA {eta:.0f} s')
-
-    def finish(self) -> float:
-        seconds = time.perf_counter() - self.start
-        if self.enabled:
-            MMLogger.get_current_instance().info(
-                f'gallery encoding: {self.total} images in {seconds:.1f} s '
-                f'({self.total / max(seconds, 1e-9):.1f} images/s)')
-        return seconds
 
 
 @torch.no_grad()
@@ -64,14 +34,15 @@ def encode_dataset(model, dataset: Dataset, batch_size: int, num_workers: int = 
     train mode) and its mode is restored. DataLoader workers decode the next
     batches while the model encodes the current one.
     """
-    rank, world = get_dist_info()
+    _, world = get_dist_info()
     world = world if distributed else 1  # progress lines stay on rank 0 either way
     was_training = model.training
     model.eval()
     sampler = DefaultSampler(dataset, shuffle=False) if distributed else None  # None: in order
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=_collate,
                         sampler=sampler, pin_memory=torch.cuda.is_available())
-    meter = _Progress(len(dataset), world, progress and rank == 0)
+    # rank 0 logs for all ranks: they advance at about the same pace (shards padded to equal length)
+    meter = ProgressLogger('gallery encoding', len(dataset), unit='images') if progress else None
     feats, valid, done = [], [], 0
     try:
         for batch, bad, _ in loader:
@@ -90,7 +61,8 @@ def encode_dataset(model, dataset: Dataset, batch_size: int, num_workers: int = 
                 feats.append(None)
             valid.append(mask)
             done += size
-            meter.update(done)
+            if meter is not None:
+                meter.update(min(len(dataset), done * world) - meter.done)
     finally:
         model.train(was_training)
     dim = next((f.shape[1] for f in feats if f is not None), None)
@@ -104,7 +76,8 @@ def encode_dataset(model, dataset: Dataset, batch_size: int, num_workers: int = 
         local = torch.stack(all_gather(local), dim=1).flatten(0, 1)
         # as uint8: not every backend gathers bool tensors
         mask = torch.stack(all_gather(mask.to(torch.uint8)), dim=1).flatten(0, 1).bool()
-    meter.finish()
+    if meter is not None:
+        meter.finish()
     local, mask = local[:len(dataset)], mask[:len(dataset)].cpu()
     return local, torch.nonzero(~mask).flatten().tolist()
 
