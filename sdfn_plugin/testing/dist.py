@@ -104,11 +104,13 @@ def run_distributed(fn: Callable, world_size: int = 2, *args, timeout: float = 3
     ]
     results: Dict[int, Any] = {}
     errors: Dict[int, str] = {}
-    deadline = time.monotonic() + timeout
     error_deadline = None
     try:
         for proc in procs:
             proc.start()
+        # from the start of the ranks: the first start also waits for the forkserver's imports, which on a
+        # loaded machine can take a large part of a minute
+        deadline = time.monotonic() + timeout
         while len(results) + len(errors) < world_size:
             exited = [rank for rank, proc in enumerate(procs) if proc.exitcode is not None]
             while not queue.empty():  # drain after noting exits: an exited rank's message is already queued
