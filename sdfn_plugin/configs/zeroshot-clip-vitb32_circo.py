@@ -3,8 +3,8 @@
 #   python tools/test.py configs/zeroshot-clip-vitb32_circo.py --no-checkpoint
 #   mim test sdfn_plugin zeroshot-clip-vitb32_circo.py --checkpoint none
 # The 123,403 gallery images go through the feature cache (docs/feature_cache.md): the frozen image tower
-# encodes each image once into work_dirs/feature_cache (ViT-B/32 tokens + pooled in float16, about 52 KB per
-# image, 6.4 GB in all), and later runs, val and test alike (same images, same ids), read it back.
+# encodes each image once into work_dirs/feature_cache (ViT-B/32 tokens + pooled in float16, 51,200 bytes per
+# image, 6.3 GB in all), and later runs, val and test alike (same images, same ids), read it back.
 _base_ = ['_base_/models/clip_vitb32.py', '_base_/datasets/circo.py', '_base_/default_runtime.py']
 model = dict(
     fusion=dict(type='ZeroShotSum', image_dim={{_base_.clip_dim}}, text_dim={{_base_.clip_dim}},
