@@ -95,7 +95,7 @@ def _build_cirr(root: str, official: str) -> None:
                                       img_set=dict(id=s, members=members, reference_rank=j, target_rank=j + 3)))
             with open(osp.join(root, 'captions', 'cap.rc2.train.json'), 'w') as f:
                 json.dump(train, f)
-        write_placeholder_images(osp.normpath(osp.join(root, rel)) for _, rel in paths)
+        write_placeholder_images(osp.normpath(osp.join(root, 'img_raw', rel)) for _, rel in paths)
 
 
 @pytest.fixture(scope='session')

@@ -2,7 +2,7 @@
 ICCV 2021; official annotations: Cuberick-Orion/CIRR, branch ``cirr_dataset``, MIT licence).
 
 The protocol (gallery = the split's whole image list, reference excluded, Recall_subset over the other five
-members of the query's image set) follows the paper and the authors' ``Test-split_server.md``; the
+members of the query's image set) follows the paper and the test-server page of the authors' repository; the
 loader is our own code.
 """
 import glob
@@ -29,16 +29,16 @@ CIRR_SET_SIZE = 6
 class CIRRDataset(ImageFileChecks, BaseCIRDataset):
     """CIRR queries (annotation version ``rc2``) of one split.
 
-    Files under ``data_root`` (the default layout; the folders are settings)::
+    Files under ``data_root`` (the official layout of Cuberick-Orion/CIRR; the folders are settings)::
 
         captions/cap.rc2.<split>.json          # [{"pairid", "reference", "caption", "img_set", "target_hard", ...}]
         image_splits/split.rc2.<split>.json    # {image name: "./dev/dev-244-0-img0.png", ...}
-        train/<n>/<name>.png, dev/<name>.png, test1/<name>.png   # the NLVR2 photos, as the split files name them
+        img_raw/train/<n>/<name>.png, img_raw/dev/<name>.png, img_raw/test1/<name>.png   # the NLVR2 photos
 
     The split file maps every image of the split to its path relative to the
-    image folder (``image_dir``, default ``data_root``); training images sit in
-    numbered sub-folders. ``split='val'`` reads the ``dev`` images, as the
-    official files do.
+    image folder (``image_dir``, default ``img_raw``); training images sit in
+    numbered sub-folders (inherited from NLVR2). ``split='val'`` reads the
+    ``dev`` images, as the official files do.
 
     Each query keeps ``query_id`` (the ``pairid``), ``ref_id``, ``text`` (the
     stripped caption), ``tgt_id`` (``target_hard``; ``None`` on test1, whose
@@ -75,7 +75,8 @@ class CIRRDataset(ImageFileChecks, BaseCIRDataset):
         split: ``'train'``, ``'val'`` or ``'test1'``.
         caption_dir, split_dir: annotation folders, relative to ``data_root`` unless absolute
             (CLIP4Cir's layout: ``'cirr/captions'``, ``'cirr/image_splits'``).
-        image_dir: the folder the split files' relative paths start from (default ``data_root``).
+        image_dir: the folder the split files' relative paths start from, relative to ``data_root`` unless
+            absolute (``''``: ``data_root`` itself, CLIP4Cir's layout).
         empty_caption: the text of a query whose caption is empty (``None``: an error).
         check_images, verify_images, allow_truncated, skip_missing: image-file checks as in
             :class:`~sdfn_plugin.datasets.FashionIQDataset`.
@@ -85,7 +86,7 @@ class CIRRDataset(ImageFileChecks, BaseCIRDataset):
     exclude_reference = True  # the official protocol always removes the reference from its ranking
 
     def __init__(self, data_root: str, split: str = 'train', caption_dir: str = 'captions',
-                 split_dir: str = 'image_splits', image_dir: Optional[str] = None,
+                 split_dir: str = 'image_splits', image_dir: str = 'img_raw',
                  empty_caption: Optional[str] = 'no change', check_images: bool = True,
                  verify_images: bool = False, allow_truncated: bool = False, skip_missing: Union[bool, str] = False,
                  pipeline: PipelineCfg = (), gallery_pipeline: Optional[PipelineCfg] = None,
@@ -116,7 +117,7 @@ class CIRRDataset(ImageFileChecks, BaseCIRDataset):
     def name(self) -> str:
         return f'CIRR({self.split})'
 
-    def _root(self, sub: Optional[str]) -> str:
+    def _root(self, sub: str) -> str:
         if not sub:
             return self.data_root
         return sub if os.path.isabs(sub) else os.path.join(self.data_root, sub)
@@ -135,7 +136,7 @@ class CIRRDataset(ImageFileChecks, BaseCIRDataset):
 
     def _layout_hint(self) -> str:
         return (f'the relative paths of {os.path.basename(self.split_file)} (e.g. ./dev/<name>.png, '
-                f'./train/<n>/<name>.png) under image_dir {self._root(self.image_dir)!r}')
+                f'./train/<n>/<name>.png) under image_dir={self.image_dir!r}: {self._root(self.image_dir)!r}')
 
     def protocol_details(self) -> List[str]:
         return [f'version={CIRR_VERSION}', 'gallery=split image list', 'subset=5 set members (Recall_subset)']

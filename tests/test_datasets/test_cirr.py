@@ -61,7 +61,7 @@ def test_train_file_in_the_val_format(cirr_root):
     ds = CIRRDataset(cirr_root, 'train')
     assert len(ds) == 6 and ds.gallery == []
     q = ds.get_data_info(0)
-    assert q['tgt_path'].startswith(osp.join(cirr_root, 'train', '')) and osp.isfile(q['tgt_path'])
+    assert q['tgt_path'].startswith(osp.join(cirr_root, 'img_raw', 'train', '')) and osp.isfile(q['tgt_path'])
     assert osp.basename(osp.dirname(q['tgt_path'])).isdigit()  # numbered sub-folders
     assert 'subset_gallery_idx' not in q
 
@@ -85,7 +85,7 @@ def _tree(root, entries, split=None, images=_NAMES):
         json.dump(entries, f)
     with open(osp.join(root, 'image_splits', 'split.rc2.val.json'), 'w') as f:
         json.dump(split, f)
-    write_placeholder_images(osp.join(root, 'dev', f'{n}.png') for n in images)
+    write_placeholder_images(osp.join(root, 'img_raw', 'dev', f'{n}.png') for n in images)
     return str(root)
 
 

@@ -115,7 +115,8 @@ def test_test_tool_writes_the_submission_end_to_end(cirr_root, tmp_path):
     (root / 'image_splits').mkdir()
     (root / 'captions' / 'cap.rc2.test1.json').write_text(json.dumps(caps))
     (root / 'image_splits' / 'split.rc2.test1.json').write_text(json.dumps({n: split[n] for n in sorted(names)}))
-    (root / 'test1').symlink_to(osp.join(cirr_root, 'test1'))
+    (root / 'img_raw').mkdir()
+    (root / 'img_raw' / 'test1').symlink_to(osp.join(cirr_root, 'img_raw', 'test1'))
     child = tmp_path / 'zeroshot_cirr_tiny.py'
     view = [dict(type='ResizeImages', size=32), dict(type='CenterCropImages', size=32)]
     child.write_text(f"""

@@ -64,8 +64,8 @@ class SubmissionMetric(BaseMetric):
     """Base of the metrics that write evaluation-server files; reports no metric value.
 
     :meth:`process` keeps, per query, ``query_id`` (from the data sample's metainfo, as packed by
-    ``PackCIRInputs``), ``sample_idx``, ``ref_gallery_idx`` (``-1``: none) and the prediction fields named by :attr:`pred_fields` (gallery
-    rows, best first, as int lists). :meth:`compute_metrics` (rank 0, after results from all ranks are
+    ``PackCIRInputs``), ``sample_idx``, ``ref_gallery_idx`` (``-1``: none) and the prediction fields
+    named by :attr:`pred_fields` (gallery rows, best first, as int lists). :meth:`compute_metrics` (rank 0, after results from all ranks are
     gathered) sorts by ``sample_idx``, refuses a query id given twice or missing, then calls
     :meth:`write` and :meth:`validate` with the paths written. Subclasses read the gallery's ids
     (``gallery_ids``) and the annotation file (``ann_file``) from ``self.dataset_meta``, which mmengine

@@ -1,4 +1,5 @@
-"""CIRR test-server files (Cuberick-Orion/CIRR ``Test-split_server.md``) and their validator.
+"""CIRR test-server files and their validator (format: the page "Test-split Server on CIRR Dataset" of
+Cuberick-Orion/CIRR).
 
 The server takes one JSON object per metric: ``{"version": "rc2", "metric": "recall", "<pairid>": [50 image
 names], ...}`` for Recall@K and the same with ``"metric": "recall_subset"`` and 3 names for Recall_subset@K,
