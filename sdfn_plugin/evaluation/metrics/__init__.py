@@ -1,4 +1,5 @@
+from .cirr import CIRRRecall
 from .rankings import DumpRankings
 from .recall import RecallAtK
 
-__all__ = ['RecallAtK', 'DumpRankings']
+__all__ = ['RecallAtK', 'DumpRankings', 'CIRRRecall']
