@@ -15,10 +15,10 @@ from .base import SubmissionError, SubmissionMetric, check_file_size, load_json_
 
 __all__ = ['CIRRSubmission', 'validate_cirr_submission', 'CIRR_SUBMISSION_FILES', 'CIRR_MAX_BYTES']
 
-#: metric name -> (file name, names per query)
+#: metric name -> (file name, names per query); ``{split}`` is ``test1`` for the server (val gives a local check)
 CIRR_SUBMISSION_FILES: Dict[str, Tuple[str, int]] = {
-    'recall': ('test1_pred_ranks_recall.json', 50),
-    'recall_subset': ('test1_pred_ranks_recall_subset.json', 3),
+    'recall': ('{split}_pred_ranks_recall.json', 50),
+    'recall_subset': ('{split}_pred_ranks_recall_subset.json', 3),
 }
 #: the server's upload limit ("Maximum 5MB"), taken as 5,000,000 bytes to be on the safe side
 CIRR_MAX_BYTES = 5_000_000
@@ -121,9 +121,9 @@ class CIRRSubmission(SubmissionMetric):
     """Writes CIRR's two test-server files into ``out_dir`` and validates them (``tools/test.py
     --submission DIR`` adds it for :class:`~sdfn_plugin.datasets.CIRRDataset`).
 
-    ``test1_pred_ranks_recall.json``: each pairid's top-50 gallery names (``pred_topk`` without the
-    reference; the model's ``topk`` must be at least 50). ``test1_pred_ranks_recall_subset.json``: the
-    top-3 of its subset ranking (``subset_idx``, the five other set members scored explicitly). Keys
+    ``test1_pred_ranks_recall.json`` (``val_...`` on val, a local check): each pairid's top-50 gallery
+    names (``pred_topk`` without the reference; the model's ``topk`` must be at least 50).
+    ``test1_pred_ranks_recall_subset.json``: the top-3 of its subset ranking (``subset_idx``, the five other set members scored explicitly). Keys
     follow the dataset's query order after ``version`` and ``metric``, as in the official examples.
     Each file is written atomically, then checked by :func:`validate_cirr_submission` against the
     dataset's caption and split files (``ann_file``, ``split_file`` in its metainfo).
@@ -143,7 +143,7 @@ class CIRRSubmission(SubmissionMetric):
             content = {'version': _VERSION, 'metric': metric}
             for r in results:
                 content[str(r['query_id'])] = self.gallery_names(r[field], meta, r['ref_gallery_idx'])[:length]
-            path = osp.join(self.out_dir, name)
+            path = osp.join(self.out_dir, name.format(split=meta.get('split', 'test1')))
             write_json_atomic(path, content)
             paths.append(path)
         return paths
