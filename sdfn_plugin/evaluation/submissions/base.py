@@ -64,8 +64,8 @@ class SubmissionMetric(BaseMetric):
     """Base of the metrics that write evaluation-server files; reports no metric value.
 
     :meth:`process` keeps, per query, ``query_id`` (from the data sample's metainfo, as packed by
-    ``PackCIRInputs``), ``sample_idx`` and the prediction fields named by :attr:`pred_fields` (gallery
-    rows, best first, as int lists). :meth:`compute_metrics` (rank 0, after results from all ranks are
+    ``PackCIRInputs``), ``sample_idx``, ``ref_gallery_idx`` (``-1``: none) and the prediction fields
+    named by :attr:`pred_fields` (gallery rows, best first, as int lists). :meth:`compute_metrics` (rank 0, after results from all ranks are
     gathered) sorts by ``sample_idx``, refuses a query id given twice or missing, then calls
     :meth:`write` and :meth:`validate` with the paths written. Subclasses read the gallery's ids
     (``gallery_ids``) and the annotation file (``ann_file``) from ``self.dataset_meta``, which mmengine
@@ -95,7 +95,8 @@ class SubmissionMetric(BaseMetric):
             if query_id is None:
                 raise KeyError(f'{type(self).__name__}: a query has no query_id in its data sample; the dataset '
                                "must give one and PackCIRInputs must keep it (meta_keys include 'query_id')")
-            entry = {'query_id': query_id, 'sample_idx': _field(pred, 'sample_idx', meta.get('sample_idx'))}
+            entry = {'query_id': query_id, 'sample_idx': _field(pred, 'sample_idx', meta.get('sample_idx')),
+                     'ref_gallery_idx': int(meta.get('ref_gallery_idx', -1))}
             for key in self.pred_fields:
                 value = _field(pred, key)
                 value = value.tolist() if hasattr(value, 'tolist') else list(value)
@@ -132,9 +133,11 @@ class SubmissionMetric(BaseMetric):
         """Run the dataset's validator on the written ``paths`` (raises :class:`SubmissionError`)."""
         raise NotImplementedError
 
-    def gallery_names(self, rows: Sequence[int], meta: dict) -> List[Any]:
-        """Gallery ids of gallery rows (``meta['gallery_ids']``, in gallery order)."""
+    def gallery_names(self, rows: Sequence[int], meta: dict, exclude: int = -1) -> List[Any]:
+        """Gallery ids of gallery rows (``meta['gallery_ids']``, in gallery order), without the row
+        ``exclude`` (the reference: a retriever asked for at least the whole gallery returns it last)."""
         ids = meta['gallery_ids']
+        rows = [r for r in rows if r != exclude]
         bad = [r for r in rows if not 0 <= r < len(ids)]
         if bad:
             raise SubmissionError(f'{type(self).__name__}: gallery row {bad[0]} outside the gallery of '

@@ -79,16 +79,17 @@ class CIRCOSubmission(SubmissionMetric):
     (the shipped CLIP configs use 50): a shorter ranking is an error naming the query.
     """
 
-    pred_lengths = {'pred_topk': CIRCO_TOPK}
+    # one more than the server takes: a gallery smaller than model.topk ranks the excluded reference last
+    pred_lengths = {'pred_topk': CIRCO_TOPK + 1}
 
     def write(self, results: List[dict], meta: dict) -> List[str]:
         sub = {}
         for r in results:
-            rows = r['pred_topk']
-            if len(rows) < CIRCO_TOPK:
-                raise SubmissionError(f'CIRCOSubmission: query {r["query_id"]} has {len(rows)} ranked images; the '
+            ids = self.gallery_names(r['pred_topk'], meta, r['ref_gallery_idx'])[:CIRCO_TOPK]
+            if len(ids) < CIRCO_TOPK:
+                raise SubmissionError(f'CIRCOSubmission: query {r["query_id"]} has {len(ids)} ranked images; the '
                                       f'server takes {CIRCO_TOPK} (set model.topk >= {CIRCO_TOPK})')
-            sub[str(r['query_id'])] = [int(v) for v in self.gallery_names(rows, meta)]
+            sub[str(r['query_id'])] = [int(v) for v in ids]
         split = osp.splitext(osp.basename(meta['ann_file']))[0]
         path = osp.join(self.out_dir, f'circo_{split}.json')
         write_json_atomic(path, sub)
