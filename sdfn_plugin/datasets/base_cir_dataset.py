@@ -70,7 +70,16 @@ class BaseCIRDataset(BaseDataset):
         gallery_pipeline: pipeline for gallery images (loads ``img``).
         ann_file: the annotation file, for loaders with one (mmengine joins it
             to ``data_root`` unless absolute).
+
+    Datasets whose test split is scored by an evaluation server set
+    :attr:`submission_metric`; ``tools/test.py --submission DIR`` then adds that
+    metric to the test evaluator. Their queries carry ``query_id`` (the
+    server's id) and their ``metainfo`` holds ``gallery_ids`` (gallery order)
+    and ``ann_file`` (the annotation file the validator re-reads).
     """
+
+    #: METRICS type writing this dataset's evaluation-server file(s) (``None``: no server format)
+    submission_metric: Optional[str] = None
 
     def __init__(self, data_root: str, split: str, pipeline: PipelineCfg = (),
                  gallery_pipeline: Optional[PipelineCfg] = None, test_mode: bool = False,

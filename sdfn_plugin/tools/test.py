@@ -1,8 +1,9 @@
-"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--metrics-out FILE] [--out RANKINGS.json]``
-(``--no-checkpoint`` for training-free models)
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--metrics-out FILE] [--out RANKINGS.json]
+[--submission DIR]`` (``--no-checkpoint`` for training-free models)
 (``mim test sdfn_plugin CONFIG --checkpoint CHECKPOINT`` passes the checkpoint positionally)."""
 import argparse
 import json
+import os.path as osp
 
 from mmengine.dist import get_rank
 
@@ -16,26 +17,59 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'with several test datasets one file per dataset: <name>.<prefix>.json')
     parser.add_argument('--out-topk', type=int, default=None,
                         help='results per query in --out (default: all that the model returns, model.topk)')
+    parser.add_argument('--submission', metavar='DIR',
+                        help="write the evaluation server's file(s) of the test dataset into DIR (e.g. CIRR test1) "
+                        'and validate them; with several test datasets one sub-folder per dataset: DIR/<prefix>')
     add_common_args(parser)
     return parser.parse_args(argv)
 
 
 def add_rankings_output(cfg, out: str, topk=None) -> None:
     """Add a ``DumpRankings`` metric to the test evaluator(s) (one file per dataset of a multi-dataset loop)."""
-    import os.path as osp
-    evaluator = cfg.test_evaluator
+    evaluators = _evaluator_lists(cfg)
     if isinstance(cfg.test_dataloader, (list, tuple)):  # MultiTestLoop: one evaluator per dataloader
         stem, ext = osp.splitext(out)
-        evaluators = []
-        for i, ev in enumerate(evaluator):
-            metrics = list(ev) if isinstance(ev, (list, tuple)) else [ev]
+        for i, metrics in enumerate(evaluators):
             prefix = metrics[0].get('prefix') or str(i)
-            evaluators.append(metrics + [dict(type='DumpRankings', out_file=f'{stem}.{prefix}{ext or ".json"}',
-                                              topk=topk)])
+            metrics.append(dict(type='DumpRankings', out_file=f'{stem}.{prefix}{ext or ".json"}', topk=topk))
         cfg.test_evaluator = evaluators
     else:
-        metrics = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
-        cfg.test_evaluator = metrics + [dict(type='DumpRankings', out_file=out, topk=topk)]
+        cfg.test_evaluator = evaluators[0] + [dict(type='DumpRankings', out_file=out, topk=topk)]
+
+
+def _evaluator_lists(cfg) -> list:
+    """The test evaluator as one list of metric configs per test dataloader."""
+    evaluator = cfg.test_evaluator
+    if isinstance(cfg.test_dataloader, (list, tuple)):
+        return [list(ev) if isinstance(ev, (list, tuple)) else [ev] for ev in evaluator]
+    return [list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]]
+
+
+def add_submission_output(cfg, out_dir: str) -> None:
+    """Append each test dataset's ``submission_metric`` (``dict(type=..., out_dir=...)``) to its evaluator.
+
+    The metric type comes from the dataset class (``BaseCIRDataset.submission_metric``); a dataset without one
+    is an error naming its class. Several test dataloaders write to ``out_dir/<metric prefix or position>``."""
+    from sdfn_plugin.registry import DATASETS
+    from sdfn_plugin.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    multi = isinstance(cfg.test_dataloader, (list, tuple))
+    loaders = list(cfg.test_dataloader) if multi else [cfg.test_dataloader]
+    evaluators = _evaluator_lists(cfg)
+    if len(evaluators) != len(loaders):
+        raise ValueError(f'--submission: {len(loaders)} test dataloaders but {len(evaluators)} test evaluators')
+    for i, (loader, metrics) in enumerate(zip(loaders, evaluators)):
+        ds_type = loader['dataset']['type']
+        cls = DATASETS.get(ds_type) if isinstance(ds_type, str) else ds_type
+        if cls is None:
+            raise KeyError(f'--submission: test dataset type {ds_type!r} is not registered')
+        metric = getattr(cls, 'submission_metric', None)
+        if metric is None:
+            raise ValueError(f'--submission: the test dataset {cls.__name__} has no evaluation-server format '
+                             '(its submission_metric is None); submissions exist for e.g. CIRRDataset (test1)')
+        folder = osp.join(out_dir, str(metrics[0].get('prefix') or i)) if multi else out_dir
+        metrics.append(dict(type=metric, out_dir=folder))
+    cfg.test_evaluator = evaluators if multi else evaluators[0]
 
 
 def main(argv=None) -> None:
@@ -49,6 +83,10 @@ def main(argv=None) -> None:
         if args.out:
             check_output_path(args.out, '--out')
             add_rankings_output(cfg, args.out, args.out_topk)
+        if args.submission:
+            if osp.isfile(args.submission):
+                raise NotADirectoryError(f'--submission {args.submission} is a file; give a folder')
+            add_submission_output(cfg, args.submission)
         with checkpoint_policy(args):
             metrics = build_runner(cfg).test()
         if args.metrics_out and get_rank() == 0:

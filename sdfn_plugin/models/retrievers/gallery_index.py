@@ -223,6 +223,49 @@ class GalleryIndex:
         values, indices = chunked_topk(query, gallery, scorer, k, exclude, self.gallery_chunk)
         return values.float(), indices
 
+    @torch.no_grad()
+    def score_rows(self, queries: Union[Tensor, QueryBatch], rows: Tensor,
+                   scorer: Optional[BaseScorer] = None) -> Tensor:
+        """Exact scores of chosen gallery rows, per query: ``scores[i, j]`` = score of query ``i`` and
+        row ``rows[i, j]`` (CIRR's Recall_subset ranks the five other members of each query's image set).
+
+        Whatever the search backend, the stored embeddings are scored through ``scorer`` (``None``: the
+        inner product), so the result never depends on an approximate index or on a top-k cut-off.
+
+        Args:
+            queries: ``(Q, D)`` embeddings or a :class:`QueryBatch`, prepared by the scorer.
+            rows: ``(Q, S)`` integer tensor of gallery rows; ``-1`` pads rows of queries with fewer
+                items and scores ``-inf``.
+            scorer: the model's scorer; query-dependent scorers are called once per query on its rows.
+
+        Returns:
+            ``(Q, S)`` float32 scores on the queries' device.
+        """
+        query = queries if isinstance(queries, QueryBatch) else QueryBatch(queries)
+        scorer = scorer if scorer is not None else _DOT
+        rows = torch.as_tensor(rows)
+        num_queries = query.query.shape[0]
+        if rows.dim() != 2 or rows.shape[0] != num_queries or rows.dtype.is_floating_point:
+            raise ValueError(f'GalleryIndex.score_rows: rows must be an integer ({num_queries}, S) tensor, got '
+                             f'{rows.dtype} of shape {tuple(rows.shape)}')
+        if query.query.dim() != 2 or query.query.shape[1] != self.dim:
+            raise ValueError(f'GalleryIndex.score_rows: queries must be (Q, {self.dim}), got '
+                             f'{tuple(query.query.shape)}')
+        bad = (rows < -1) | (rows >= len(self))
+        if bad.any():
+            raise IndexError(f'GalleryIndex.score_rows: row {int(rows[bad][0])} outside the gallery of '
+                             f'{len(self)} items')
+        device = query.query.device
+        rows = rows.to(device, torch.long)
+        valid = rows >= 0
+        picked = self.embeddings.to(device)[rows.clamp(min=0)]  # (Q, S, D)
+        if scorer.inner_product:
+            scores = torch.einsum('qd,qsd->qs', query.query.to(picked.dtype), picked).float()
+        else:
+            scores = torch.stack([scorer(query.slice(i, i + 1), picked[i]).reshape(-1).float()
+                                  for i in range(num_queries)]) if num_queries else picked.new_empty(0, rows.shape[1])
+        return scores.masked_fill(~valid, float('-inf'))
+
     def _faiss_index(self) -> FaissGallery:
         if self._faiss is None:
             self._faiss = FaissGallery(self.embeddings, approximate=self.approximate)

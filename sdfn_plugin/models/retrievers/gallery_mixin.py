@@ -114,14 +114,41 @@ class GalleryRetrieverMixin:
                                '(evaluation: add PrepareGalleryHook to custom_hooks; default_runtime does)')
         return self._gallery_index.search(self.scorer.prepare_query(query), k, exclude, self.scorer)
 
+    def _rank_subsets(self, query: QueryBatch,
+                      data_samples: List[CIRDataSample]) -> Optional[List[Tuple[Tensor, Tensor]]]:
+        """Per query with ``subset_gallery_idx`` (CIRR: the other members of its image set), those rows
+        ranked by an exact score (:meth:`GalleryIndex.score_rows`): ``(rows best first, scores)``.
+
+        The rows are scored explicitly rather than looked up in the global top-``k``: a member ranked
+        beyond ``k`` in the whole gallery still has its place in the subset ranking. Ties keep the
+        order of ``subset_gallery_idx`` (stable sort). ``None`` when no sample has a subset."""
+        subsets = [s.metainfo.get('subset_gallery_idx') for s in data_samples]
+        if all(s is None for s in subsets):
+            return None
+        width = max(len(s) for s in subsets if s is not None)
+        rows = torch.full((len(subsets), width), -1, dtype=torch.long)
+        for i, s in enumerate(subsets):
+            if s:
+                rows[i, :len(s)] = torch.as_tensor(list(s), dtype=torch.long)
+        scores = self._gallery_index.score_rows(self.scorer.prepare_query(query), rows, self.scorer).cpu()
+        order = torch.sort(scores, dim=1, descending=True, stable=True).indices
+        out = []
+        for i, s in enumerate(subsets):
+            n = len(s) if s else 0
+            picked = order[i][:n]  # padding scores -inf: it sorts after the n real rows
+            out.append((rows[i][picked], scores[i][picked]))
+        return out
+
     def _predict_aux_keys(self) -> Sequence[str]:
         return getattr(getattr(self, 'fusion', None), 'predict_aux_keys', ())
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: Optional[List[CIRDataSample]]) -> List[dict]:
         """One dict per query: ``pred_topk`` (gallery rows, best first), ``pred_scores``,
-        ``pred_keys``, ``gt_gallery_idx``, ``category``, ``sample_idx`` and the fusion's
-        ``predict_aux_keys`` (e.g. SDFN's routing ``paths``)."""
+        ``pred_keys``, ``gt_gallery_idx``, ``category``, ``sample_idx``, the fusion's
+        ``predict_aux_keys`` (e.g. SDFN's routing ``paths``) and, for queries whose sample
+        carries ``subset_gallery_idx`` (CIRR), ``subset_idx`` (those rows, best first),
+        ``subset_scores`` and ``subset_gallery_idx`` (see :meth:`_rank_subsets`)."""
         if self._gallery_index is None:
             raise RuntimeError(f"{type(self).__name__} mode='predict' needs a gallery: add PrepareGalleryHook to "
                                'custom_hooks (default_runtime does) or call model.set_gallery(...)')
@@ -134,11 +161,15 @@ class GalleryRetrieverMixin:
                                    device=query.query.device)
         scores, topk = self.retrieve(query, self.topk, exclude)
         scores, topk, keys = scores.cpu(), topk.cpu(), self._gallery_index.keys
+        subsets = self._rank_subsets(query, data_samples)
         results = []
         for i, sample in enumerate(data_samples):
             res = {'pred_topk': topk[i], 'pred_scores': scores[i], 'pred_keys': [keys[j] for j in topk[i].tolist()],
                    'gt_gallery_idx': list(sample.metainfo.get('gt_gallery_idx', [])),
                    'category': sample.metainfo.get('category', ''), 'sample_idx': sample.metainfo.get('sample_idx')}
+            if subsets is not None and 'subset_gallery_idx' in sample.metainfo:
+                res['subset_idx'], res['subset_scores'] = subsets[i]
+                res['subset_gallery_idx'] = list(sample.metainfo['subset_gallery_idx'])
             for key in self._predict_aux_keys():
                 if key in query.aux:
                     res[key] = query.aux[key][i].detach().cpu()
