@@ -5,6 +5,7 @@ The protocol follows the official evaluation (miccunifi/CIRCO ``src/evaluation.p
 validation and test-submission code (miccunifi/SEARLE ``src/validate.py``,
 ``src/generate_test_submission.py``), read to confirm it; this loader is our own code.
 """
+import json
 import os
 import string
 from typing import Dict, List, Optional, Tuple, Union
@@ -81,7 +82,6 @@ def list_coco_folder(folder: str) -> List[Tuple[int, str]]:
 def read_image_info(path: str, image_dir: str) -> List[Tuple[int, str]]:
     """``(COCO id, path)`` of COCO's ``image_info_*.json`` (``{"images": [{"id", "file_name", ...}]}``),
     in file order; paths are ``image_dir/<file_name>``."""
-    import json
     what = 'CIRCO image_info'
     try:
         data = json.loads(read_text(path, what))

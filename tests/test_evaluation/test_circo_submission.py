@@ -101,7 +101,8 @@ def test_test_tool_writes_and_validates_the_file_for_the_shipped_config(circo_ro
     child.write_text(f"""
 _base_ = [{osp.join(CONFIGS, 'zeroshot-clip-vitb32_circo.py')!r}]
 model = dict(image_encoder=dict(_delete_=True, type='SmallCNN', channels=(4, ), out_dim=8),
-             text_encoder=dict(_delete_=True, type='LSTMTextEncoder', vocab=['<pad>', '<unk>', 'a'], embed_dim=8, hidden_dim=8),
+             text_encoder=dict(_delete_=True, type='LSTMTextEncoder', vocab=['<pad>', '<unk>', 'a'], embed_dim=8,
+                               hidden_dim=8),
              fusion=dict(image_dim=8, text_dim=8, embed_dim=8), feature_cache=None)
 custom_hooks = [dict(type='PrepareGalleryHook')]
 test_dataloader = dict(batch_size=400, num_workers=0,

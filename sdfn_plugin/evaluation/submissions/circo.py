@@ -79,6 +79,7 @@ class CIRCOSubmission(SubmissionMetric):
     (the shipped CLIP configs use 50): a shorter ranking is an error naming the query.
     """
 
+    default_prefix: Optional[str] = 'circo_submission'  # names nothing (no metric); silences mmengine's warning
     # one more than the server takes: a gallery smaller than model.topk ranks the excluded reference last
     pred_lengths = {'pred_topk': CIRCO_TOPK + 1}
 
