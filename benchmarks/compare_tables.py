@@ -6,6 +6,10 @@ categories plus summaries (FashionIQ: ``dress/R@10`` ... ``avg/R@50`` and the fl
 the columns of SDFN's tables:
 
 * one group: ``R@1 | R@10 | R@50 | Avg`` (Avg = the ``mean`` metric, or the mean of the R@K of that run);
+* CIRR (``cirr/R@K``, ``cirr/Rsubset@K``, ``cirr/avg``): ``R@1 | R@5 | R@10 | R@50 | Rsubset@1 | Rsubset@2 |
+  Rsubset@3 | Avg``, Avg = the logged ``avg`` = (R@5 + Rsubset@1) / 2 (CIRR's headline figure);
+* CIRCO (``circo/mAP@K``): ``mAP@5 | mAP@10 | mAP@25 | mAP@50``, as the CIRCO tables of SEARLE and its
+  successors (the group's Recall@K of the single target is left out, and there is no Avg);
 * categories: ``dress R@10 | dress R@50 | ... | Avg R@10 | Avg R@50 | Avg``.
 
 Each cell is the mean ± sample standard deviation over seeds (the Avg of each seed first, then its
@@ -23,6 +27,8 @@ __all__ = ['split_config_name', 'paper_columns', 'build_tables', 'write_markdown
 
 SUMMARY_GROUPS = ('avg', 'mean')
 _RECALL = re.compile(r'^R@(\d+)$')
+_SUBSET = re.compile(r'^Rsubset@(\d+)$')  # CIRR's Recall_subset@K
+_MAP = re.compile(r'^mAP@(\d+)$')  # CIRCO's mAP@K
 
 # tables[dataset] = {'columns': [...], 'rows': {method: {'config': str, 'values': {column: [per seed]}}}}
 Tables = Dict[str, dict]
@@ -36,13 +42,20 @@ def split_config_name(config: str) -> Tuple[str, str]:
     return method, dataset
 
 
+def _items(group: Mapping[str, float], pattern: 're.Pattern') -> List[Tuple[str, float]]:
+    """The ``(name, value)`` of ``group`` whose name matches ``pattern``, by increasing K."""
+    found = [(pattern.match(m), m, v) for m, v in group.items()]
+    return [(m, v) for match, m, v in sorted((f for f in found if f[0]), key=lambda f: int(f[0].group(1)))]
+
+
 def _recall_items(group: Mapping[str, float]) -> List[Tuple[str, float]]:
-    return sorted(((m, v) for m, v in group.items() if _RECALL.match(m)), key=lambda mv: int(mv[0][2:]))
+    return _items(group, _RECALL)
 
 
 def _avg(group: Mapping[str, float]) -> float:
-    if 'mean' in group:
-        return group['mean']
+    for name in ('mean', 'avg'):  # a logged summary: RecallAtK(summary=True) / CIRR's avg
+        if name in group:
+            return group[name]
     recalls = [v for _, v in _recall_items(group)]
     return sum(recalls) / len(recalls) if recalls else math.nan
 
@@ -64,7 +77,11 @@ def paper_columns(metrics: Mapping[str, float]) -> Dict[str, float]:
     columns: Dict[str, float] = {}
     if len(categories) <= 1 and not summaries:
         group = groups[categories[0]] if categories else flat
+        if any(_MAP.match(m) for m in group):  # CIRCO: mAP@K only
+            columns.update(_items(group, _MAP))
+            return columns
         columns.update(_recall_items(group))
+        columns.update(_items(group, _SUBSET))  # CIRR
         columns['Avg'] = _avg(group)
         return columns
     for cat in categories:

@@ -58,8 +58,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cuda', help="'cuda' (default) or 'cpu'")
     parser.add_argument('--tiny', action='store_true',
-                        help='smoke sizes: ResNet-18, batch 2, 32 px, retrieval at 0.3%% of Fashion200K, 1 repeat, '
-                        'fewer step cells (see step_cells)')
+                        help='smoke sizes: ResNet-18, 64-d towers and fusions, batch 2, 32 px, retrieval at 0.3%% of '
+                        'Fashion200K, 1 repeat, fewer step cells (see step_cells)')
     parser.add_argument('--repeats', type=int, help='timed steps per cell (median; default 10, tiny 1)')
     parser.add_argument('--budget-s', type=float, default=420.0,
                         help='skip the cells that would start after this many seconds (default 420)')
@@ -99,9 +99,16 @@ def _guard(fn: Callable[[], Dict], clock: Clock) -> Dict:
         return {'error': f'{type(exc).__name__}: {exc}'}
 
 
-def method_models(vocab_dir: str, depth: int = 50) -> Dict[str, Tuple[dict, int, dict]]:
+#: the width keys of the towers and fusions (image/text encoders, SDFN, TIRG, AMC, ImageOnly); --tiny sets them all
+_WIDTH_KEYS = ('out_dim', 'hidden_dim', 'embed_dim', 'image_dim', 'text_dim', 'router_hidden')
+
+
+def method_models(vocab_dir: str, depth: int = 50, width: Optional[int] = None) -> Dict[str, Tuple[dict, int, dict]]:
     """``name -> (model config, paper batch, optim_wrapper)``, every image tower a random-init torchvision
-    ResNet of ``depth`` (50; the smoke test's 18 keeps the same code paths)."""
+    ResNet of ``depth`` (50; the smoke test's 18 keeps the same code paths). ``width`` (the smoke test's 64):
+    every width of the towers and the fusion set to it (the text word embedding to half of it), which keeps
+    them consistent and the code paths the same at a fraction of the parameters (the paper's 1024-d layers
+    and their Adam state dominate a batch-2 step on a CPU)."""
     pair = sdfn_pair_configs(vocab_dir)
     models = {'sdfn': pair['sdfn'], 'tirg': config_model('tirg_fashion200k', vocab_dir),
               'amc': config_model('amc_fashion200k', vocab_dir), 'image-only': pair['image-only']}
@@ -110,6 +117,11 @@ def method_models(vocab_dir: str, depth: int = 50) -> Dict[str, Tuple[dict, int,
         cfg = Config.fromfile(osp.join(CONFIGS, METHOD_CONFIGS[name] + '.py'))
         assert model['image_encoder']['type'] == 'TorchvisionResNet', name
         model['image_encoder']['depth'] = depth  # TIRG's ResNet-18 -> the shared backbone
+        if width is not None:
+            for part in ('image_encoder', 'text_encoder', 'fusion'):
+                for key in _WIDTH_KEYS:
+                    if key in model[part]:
+                        model[part][key] = width // 2 if (part, key) == ('text_encoder', 'embed_dim') else width
         out[name] = (model, cfg.train_dataloader.batch_size, cfg.optim_wrapper.to_dict())
     return out
 
@@ -338,7 +350,7 @@ def main(argv=None) -> Dict:
 
     section('retrieval', lambda: run_retrieval(args, clock))
     with temp_vocab_dir() as vocab_dir:
-        models = method_models(vocab_dir, depth)
+        models = method_models(vocab_dir, depth, width=64 if args.tiny else None)
         section('eval', lambda: run_eval(args, models, clock, size))
         section('ddp', lambda: {'skipped': '--no-ddp'} if args.no_ddp else run_ddp(args, clock))
         section('steps', lambda: run_steps(args, models, clock, size, depth))

@@ -1,7 +1,7 @@
 """Retrieval benchmark: exact top-k over a Fashion200K-size gallery vs the bare query x gallery product.
 
 Fashion200K's test protocol: 33,480 queries against 29,789 gallery images; SDFN's embeddings are 1024-d.
-Random float32 data (no exact ties), one reference index excluded per query as in evaluation.
+Random float32 data (exact float ties are rare but occur), one reference index excluded per query as in evaluation.
 """
 from dataclasses import dataclass
 from typing import List
@@ -13,9 +13,11 @@ from sdfn_plugin.models.scorers.base import DotScorer
 from sdfn_plugin.structures import QueryBatch
 from speed_utils import PeakMemory, median, timed
 
-__all__ = ['RetrievalResult', 'bench_retrieval', 'check_exact']
+__all__ = ['RetrievalResult', 'bench_retrieval', 'check_exact', 'RETRIEVAL_TARGET']
 
 F200K_QUERIES, F200K_GALLERY, DIM = 33480, 29789, 1024
+#: issue target: top-k retrieval within 5% of the bare product, the full-sort result, <= 1 GiB extra
+RETRIEVAL_TARGET = 1.05
 
 
 @dataclass
@@ -39,7 +41,7 @@ class RetrievalResult:
             f'retrieval: {self.num_queries} queries x {self.num_gallery} gallery, {self.dim}-d float32, top-{self.k}',
             f'  bare matmul (one Q @ G.T)      median {median(self.matmul_s):.3f} s  {_fmt(self.matmul_s)}',
             f'  chunked_topk (incl. exclusion) median {median(self.retrieval_s):.3f} s  {_fmt(self.retrieval_s)}',
-            f'  ratio retrieval / matmul = {self.ratio:.3f}  (target <= 1.3)',
+            f'  ratio retrieval / matmul = {self.ratio:.3f}  (target <= {RETRIEVAL_TARGET})',
             f'  peak extra memory of the retrieval = {self.peak_extra_bytes / 2**20:.1f} MiB  (target <= 1024 MiB; '
             f'the full score matrix would be {self.num_queries * self.num_gallery * 4 / 2**20:.0f} MiB)',
             f'  equal to the full sort: {self.exact_rows}/{self.num_queries} rows with identical indices'
@@ -58,7 +60,7 @@ def check_exact(query: torch.Tensor, gallery: torch.Tensor, exclude: torch.Tenso
     """Compare ``indices`` with a full sort of every row (rows in blocks, the whole gallery at once).
 
     Returns ``(identical_rows, max_gap)``: the rows whose top-k indices equal the first k of
-    ``torch.sort(descending=True)``, and over the other rows the largest difference between the score the
+    ``torch.sort(descending=True, stable=True)`` (equal scores by ascending index, ``chunked_topk``'s contract), and over the other rows the largest difference between the score the
     full sort ranks at a position and the score of the item returned there (0 for pure float ties).
     """
     k = indices.shape[1]
@@ -68,7 +70,7 @@ def check_exact(query: torch.Tensor, gallery: torch.Tensor, exclude: torch.Tenso
         scores = query[start:stop] @ gallery.t()
         rows = torch.arange(stop - start, device=scores.device)
         scores[rows, exclude[start:stop]] = float('-inf')
-        ref_values, ref_indices = torch.sort(scores, dim=1, descending=True)
+        ref_values, ref_indices = torch.sort(scores, dim=1, descending=True, stable=True)
         ref_values, ref_indices = ref_values[:, :k], ref_indices[:, :k]
         same = (ref_indices == indices[start:stop]).all(dim=1)
         identical += int(same.sum())

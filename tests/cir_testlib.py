@@ -62,14 +62,22 @@ def installed_package_root() -> Optional[str]:
 
 def run_cli(args: List[str], cwd: Optional[str] = None, env: Optional[Dict[str, str]] = None,
             timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd or REPO, env=cli_env(env), capture_output=True, text=True, timeout=timeout)
+
+
+def cli_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The environment :func:`run_cli` gives a command: this process's, ``PYTHONPATH`` = the checkout, ``env``."""
     full_env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
     full_env.update(env or {})
-    proc = subprocess.run(args, cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
-    return proc
+    return full_env
 
 
-def python_cli(script: str, *args: str, **kw) -> subprocess.CompletedProcess:
-    return run_cli([sys.executable, osp.join(REPO, 'tools', script), *args], **kw)
+def python_cli(script: str, *args: str, cwd: Optional[str] = None, env: Optional[Dict[str, str]] = None,
+               timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python tools/<script> args...`` in a warm child (``sdfn_plugin.testing.forkserver``: the stack is
+    imported once per test process, not once per run); a real interpreter: :func:`run_cli`."""
+    from sdfn_plugin.testing.forkserver import run_script
+    return run_script(osp.join(REPO, 'tools', script), *args, cwd=cwd or REPO, env=cli_env(env), timeout=timeout)
 
 
 class _WritesMarker:

@@ -105,3 +105,32 @@ def cirr_root(tmp_path_factory) -> str:
     from cir_testlib import official_data
     official = official_data('cirr', 'captions/cap.rc2.val.json')
     return build_once(tmp_path_factory, 'cirr', lambda root: _build_cirr(root, official))
+
+
+@pytest.fixture(scope='session')
+def circo_root(tmp_path_factory) -> str:
+    """CIRCO's official annotations (``../shared/data/circo``, copied) with a placeholder COCO gallery: one tiny
+    JPEG per reference and ground truth of val and test (1,903 images) in the official layout, listed by an
+    ``image_info_unlabeled2017.json`` in COCO's format. Skipped without the official files (fails under CI=true)."""
+    import json
+    import shutil
+
+    from cir_testlib import official_data
+    from sdfn_plugin.testing.placeholders import write_placeholder_images
+    official = official_data('circo', 'annotations/val.json')
+
+    def build(root: str) -> None:
+        shutil.copytree(osp.join(official, 'annotations'), osp.join(root, 'annotations'), dirs_exist_ok=True)
+        ids = set()
+        for split in ('val', 'test'):
+            with open(osp.join(root, 'annotations', f'{split}.json')) as f:
+                for q in json.load(f):
+                    ids.update([q['reference_img_id']] + q.get('gt_img_ids', []))
+        coco = osp.join(root, 'COCO2017_unlabeled')
+        names = [f'{i:012d}.jpg' for i in sorted(ids)]
+        write_placeholder_images([osp.join(coco, 'unlabeled2017', n) for n in names])
+        os.makedirs(osp.join(coco, 'annotations'), exist_ok=True)
+        with open(osp.join(coco, 'annotations', 'image_info_unlabeled2017.json'), 'w') as f:
+            json.dump({'info': {}, 'images': [{'id': i, 'file_name': n} for i, n in zip(sorted(ids), names)]}, f)
+
+    return build_once(tmp_path_factory, 'circo', build)

@@ -7,13 +7,16 @@ an index under ``<out>.shards/`` (a folder every rank can reach), then rank 0
 merges the shards in rank order into ``<out>``, which therefore equals a
 single-process build, and removes the shards. Ranks never exchange embeddings,
 so millions of images can be encoded by many nodes without gathering them in
-memory.
+memory. When a rank fails (e.g. ``skip_bad`` and a shard with no decodable
+image), every rank raises :class:`ShardBuildError` at the next step instead of
+waiting at a barrier until the process-group timeout, and the shards are removed.
 """
 import os.path as osp
 import shutil
 import time
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
+import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.dist import get_dist_info
@@ -22,7 +25,7 @@ from torch import nn
 from sdfn_plugin.datasets.image_list import DEFAULT_PIPELINE, ImageListDataset
 from sdfn_plugin.models.retrievers.gallery_index import GalleryIndex
 
-__all__ = ['gallery_pipeline', 'build_index', 'BuildResult']
+__all__ = ['gallery_pipeline', 'build_index', 'BuildResult', 'ShardBuildError']
 
 
 def gallery_pipeline(cfg: Config) -> List[Union[dict, Callable]]:
@@ -82,17 +85,54 @@ def build_index(model: nn.Module, images: Union[str, Sequence[str]], out: str,
         return BuildResult(index, len(paths), time.perf_counter() - start, index.skipped)
     shards = osp.abspath(out) + '.shards'
     mine = _shard(paths, rank, world)
-    if mine:
-        shard = model.prepare_gallery(ImageListDataset(mine, pipeline, skip_bad), batch_size, num_workers,
-                                      dtype=dtype, distributed=False)
-        shard.save(osp.join(shards, f'rank{rank:05d}'))
-    dist.barrier()
-    merged = None
-    if rank == 0:
+
+    def encode_shard() -> None:
+        if mine:
+            shard = model.prepare_gallery(ImageListDataset(mine, pipeline, skip_bad), batch_size, num_workers,
+                                          dtype=dtype, distributed=False)
+            shard.save(osp.join(shards, f'rank{rank:05d}'))
+
+    def merge_shards() -> Optional[GalleryIndex]:
+        if rank != 0:
+            return None
         parts = [GalleryIndex.load(osp.join(shards, f'rank{r:05d}')) for r in range(world)
                  if _shard(paths, r, world)]
         merged = GalleryIndex.merge(parts)
         merged.save(out)
         shutil.rmtree(shards, ignore_errors=True)
-    dist.barrier()  # nobody returns before the merged index exists
+        return merged
+
+    try:
+        _on_every_rank(encode_shard, 'encoding its shard')
+        merged = _on_every_rank(merge_shards, 'merging the shards')  # nobody returns before the index exists
+    except ShardBuildError:
+        if rank == 0:  # no half-written shards left behind; the error says which rank failed and why
+            shutil.rmtree(shards, ignore_errors=True)
+        raise
     return BuildResult(merged, len(paths), time.perf_counter() - start, merged.skipped if merged else ())
+
+
+class ShardBuildError(RuntimeError):
+    """A rank of a sharded index build failed; raised on every rank (none waits for a barrier timeout)."""
+
+
+def _on_every_rank(step: Callable[[], Any], what: str) -> Any:
+    """Run ``step`` on this rank, then agree on the outcome: if any rank failed, every rank raises
+    :class:`ShardBuildError` naming the failing ranks (the failing rank also gives its own error), instead
+    of the healthy ranks waiting at a barrier until the process-group timeout. Only a flag per rank is
+    exchanged (an all-reduce of a tensor; nothing is pickled)."""
+    result, failure = None, None
+    try:
+        result = step()
+    except Exception as exc:  # reported to every rank below, then chained as the cause here
+        failure = exc
+    device = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else 'cpu'
+    flags = torch.zeros(dist.get_world_size(), dtype=torch.int32, device=device)
+    flags[dist.get_rank()] = int(failure is not None)
+    dist.all_reduce(flags)
+    failed = [r for r, flag in enumerate(flags.tolist()) if flag]
+    if failed:
+        text = f'build_index: rank(s) {failed} failed while {what}'
+        text += f': {type(failure).__name__}: {failure}' if failure is not None else '; see the log of those ranks'
+        raise ShardBuildError(text) from failure
+    return result

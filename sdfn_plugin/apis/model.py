@@ -6,25 +6,23 @@ the recurrent text encoders' vocabulary is read from the checkpoint (each
 config whose ``text_encoder.vocab_dataset`` points at training annotations
 builds in an empty directory, and arguments that only choose initial weights
 (``INIT_WEIGHT_ARGS`` of each encoder: torchvision/timm pretrained weights,
-GloVe files) are reset because the checkpoint overwrites those weights anyway.
+GloVe files) are reset because the checkpoint overwrites those weights anyway
+(:mod:`sdfn_plugin.models.from_checkpoint`, shared with the ensemble's members).
 """
 import copy
 import fnmatch
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional, Union
+from typing import List, Optional, Union
 
 import torch
-from mmengine.config import Config, ConfigDict
-from mmengine.registry import DefaultScope
+from mmengine.config import Config
 from torch import nn
 
 from sdfn_plugin.cli.config_file import PACKAGE_PREFIX, load_config_file, shipped_config_dir
-from sdfn_plugin.utils.checkpoint import load_checkpoint_file, load_state_dict_strict, state_dict_of
+from sdfn_plugin.models.from_checkpoint import build_from_checkpoint, model_config
 
 __all__ = ['list_models', 'get_model', 'resolve_config', 'model_config']
-
-_VOCAB_SUFFIX = '._extra_state'
 
 
 def list_models(pattern: Optional[str] = None) -> List[str]:
@@ -53,50 +51,6 @@ def resolve_config(config_or_name: Union[str, Config]) -> Config:
                             + (f' (similar names: {close})' if close else ' (see sdfn_plugin.apis.list_models())'))
 
 
-def _registered_class(type_name: Any) -> Optional[type]:
-    from sdfn_plugin.registry import MODELS
-    if not isinstance(type_name, str):
-        return type_name if isinstance(type_name, type) else None
-    return MODELS.get(type_name)
-
-
-def _restore_cfg(node: Any, prefix: str, state: Dict[str, Any], found: List[str]) -> None:
-    """Walk a model config: reset initial-weight arguments and put each saved vocabulary
-    (``state[prefix + '._extra_state']['vocab']``) in place of its dataset/file source."""
-    if isinstance(node, (list, tuple)):
-        for i, item in enumerate(node):
-            _restore_cfg(item, f'{prefix}{i}.', state, found)
-        return
-    if not isinstance(node, dict):
-        return
-    cls = _registered_class(node.get('type')) if 'type' in node else None
-    for arg, value in getattr(cls, 'INIT_WEIGHT_ARGS', {}).items():
-        if arg in node:
-            node[arg] = value
-    extra = state.get(prefix.rstrip('.') + _VOCAB_SUFFIX) if prefix else None
-    if isinstance(extra, dict) and isinstance(extra.get('vocab'), list):
-        for source in ('vocab_dataset', 'vocab_file'):
-            node.pop(source, None)
-        node['vocab'] = list(extra['vocab'])
-        found.append(prefix.rstrip('.'))
-    for key, child in node.items():
-        if key != 'type':
-            _restore_cfg(child, f'{prefix}{key}.', state, found)
-
-
-def model_config(cfg: Config, state: Optional[Dict[str, Any]] = None) -> ConfigDict:
-    """``cfg.model`` prepared for restoring ``state`` (see the module docstring); a copy."""
-    if 'model' not in cfg:
-        raise KeyError(f'config {cfg.filename!r} has no model section')
-    model_cfg = copy.deepcopy(cfg.model)
-    if state is not None:
-        as_dict = model_cfg.to_dict() if isinstance(model_cfg, ConfigDict) else dict(model_cfg)
-        _restore_cfg(as_dict, '', state, [])
-        model_cfg = ConfigDict(as_dict)
-    model_cfg.pop('pretrained', None)
-    return model_cfg
-
-
 def get_model(config_or_name: Union[str, Config], checkpoint: Optional[str] = None,
               device: Union[str, torch.device, None] = None) -> nn.Module:
     """A model in eval mode, built from a shipped config name (``'tirg_css'``), a config
@@ -111,14 +65,7 @@ def get_model(config_or_name: Union[str, Config], checkpoint: Optional[str] = No
     """
     cfg = resolve_config(config_or_name)
     import sdfn_plugin  # noqa: F401  registers the modules
-    from sdfn_plugin.registry import MODELS
-    state = None
-    if checkpoint is not None:  # safe (weights_only) loading: a crafted file is refused before it can run
-        state = state_dict_of(load_checkpoint_file(checkpoint), f'checkpoint {checkpoint}')
-    with DefaultScope.overwrite_default_scope('sdfn_plugin'):
-        model = MODELS.build(model_config(cfg, state))
-    if state is not None:  # strict unless the run allows partial loads (the tools' --allow-partial)
-        load_state_dict_strict(model, state, source=f'checkpoint {checkpoint}')
+    model = build_from_checkpoint(cfg, checkpoint)
     model.cfg = cfg
     if device is not None:
         model.to(device)

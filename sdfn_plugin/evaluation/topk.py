@@ -10,8 +10,9 @@ be 3.7 GiB of float32). Two paths:
   the block's best ``k`` are kept: on long rows by a two-stage exact selection
   (:func:`_grouped_topk`: maxima of groups of 8, then ``torch.topk`` over the
   best groups' items, about half the cost of one ``topk`` over the rows),
-  otherwise by ``torch.topk``; blocks of one query chunk are
-  merged with one more ``topk`` over the ``2k`` candidates. Extra memory is the
+  otherwise by ``torch.topk``; ties at the k-th place are then settled
+  towards the lowest gallery index (:func:`_settle_ties`), and blocks of one
+  query chunk are merged by ranking the ``2k`` candidates. Extra memory is the
   buffer (``query_chunk * gallery_chunk`` scores) plus the outputs. On long
   gallery rows ``topk`` costs a few percent of the product (4,096 queries
   against Fashion200K's 29,789-item gallery, 1024-d, 1 CPU thread: 0.95x the
@@ -104,15 +105,41 @@ def _check_inputs(query: QueryBatch, gallery: Tensor, k: int, gallery_chunk: Opt
         raise ValueError(f'query.query must be a 2-D (Bq, D) tensor, got {tuple(query.query.shape)}')
 
 
+def _ranked(values: Tensor, indices: Tensor) -> Tuple[Tensor, Tensor]:
+    """Rows sorted by descending value, equal values by ascending index (the order of a stable full sort)."""
+    indices, by_index = indices.sort(dim=1)
+    values, order = values.gather(1, by_index).sort(dim=1, descending=True, stable=True)
+    return values, indices.gather(1, order)
+
+
+def _settle_ties(scores: Tensor, values: Tensor, indices: Tensor,
+                 crossing: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    """Make a block's top-k (``values``/``indices`` of ``scores``' rows) the set a stable full sort keeps.
+
+    ``torch.topk`` keeps the right values but, when several items tie with the k-th value and not all fit,
+    any of them. The rows where that can happen (``crossing``; by default found by one comparison pass: more
+    items at or above the k-th value than places) are redone exactly: the items above the k-th value, then
+    the tied ones of lowest index. Rare (equal float scores at the boundary: duplicate images).
+    """
+    k = values.shape[1]
+    if crossing is None:
+        crossing = (scores >= values[:, -1:]).sum(dim=1) > k
+    for row in torch.nonzero(crossing).flatten().tolist():
+        line, kth = scores[row], values[row, -1]
+        above = torch.nonzero(line > kth).flatten()
+        chosen = torch.cat([above, torch.nonzero(line == kth).flatten()[:k - above.numel()]])
+        values[row], indices[row] = line[chosen], chosen
+    return values, indices
+
+
 def _merge(best: Optional[Tuple[Tensor, Tensor]], values: Tensor, indices: Tensor,
            k: int) -> Tuple[Tensor, Tensor]:
-    """Running top-k: keep the best ``k`` of the previous best and a new block's best."""
-    if best is None:
-        return values, indices
-    merged_values = torch.cat([best[0], values], dim=1)
-    merged_indices = torch.cat([best[1], indices], dim=1)
-    top_values, order = merged_values.topk(min(k, merged_values.shape[1]), dim=1)
-    return top_values, merged_indices.gather(1, order)
+    """Running top-k: keep the best ``k`` of the previous best and a new block's best (each block's set is
+    already a stable sort's, so ranking their union and cutting at ``k`` is too)."""
+    if best is not None:
+        values, indices = torch.cat([best[0], values], dim=1), torch.cat([best[1], indices], dim=1)
+    values, indices = _ranked(values, indices)
+    return values[:, :k], indices[:, :k]
 
 
 def _check_inner_product_contract(query: Tensor, gallery: Tensor, scorer: 'BaseScorer',
@@ -144,18 +171,26 @@ def _grouped_topk(padded: Tensor, k: int, num_cols: int) -> Tuple[Tensor, Tensor
     it is <= the ``k``-th largest item; an item above it is the maximum of a group above it or shares a group
     with one), and ``torch.topk`` then runs on ``n`` maxima and ``GROUP * k`` candidates instead of
     ``GROUP * n`` items: about half the time of one ``topk`` over the whole rows (rows of 29,789 items,
-    k = 50, CPU). Ties at the boundary keep the values of the full sort (the selected groups hold ``k``
-    items >= every left-out item); only the choice among equal scores can differ.
+    k = 50, CPU).
+
+    Ties at the k-th place (:func:`_settle_ties`) are found without a pass over the block: every item at or
+    above the k-th value lies in a group whose maximum is too, so a row needs settling only when its
+    candidates hold more such items than ``k``, or when more than ``k`` group maxima reach the k-th value
+    (some of those groups were not candidates).
     """
     rows, width = padded.shape
     n = width // GROUP
-    _, groups = padded.view(rows, GROUP, n).amax(dim=1).topk(k, dim=1, sorted=False)
+    maxima = padded.view(rows, GROUP, n).amax(dim=1)
+    _, groups = maxima.topk(k, dim=1, sorted=False)
     columns = (groups.unsqueeze(2) + torch.arange(0, width, n, device=padded.device)).view(rows, k * GROUP)
-    values, order = padded.gather(1, columns).topk(k, dim=1)
+    candidates = padded.gather(1, columns)
+    values, order = candidates.topk(k, dim=1)
     indices = columns.gather(1, order)
     if bool((indices >= num_cols).any()):  # fewer than k items above -inf in a row: padding could win a tie
-        return padded[:, :num_cols].topk(k, dim=1)
-    return values, indices
+        return _settle_ties(padded[:, :num_cols], *padded[:, :num_cols].topk(k, dim=1))
+    kth = values[:, -1:]
+    crossing = ((candidates >= kth).sum(dim=1) > k) | ((maxima >= kth).sum(dim=1) > k)
+    return _settle_ties(padded[:, :num_cols], values, indices, crossing)
 
 
 def _inner_product_topk(query: Tensor, gallery: Tensor, k: int, exclude: Optional[Tensor],
@@ -190,7 +225,7 @@ def _inner_product_topk(query: Tensor, gallery: Tensor, k: int, exclude: Optiona
             if cols == gallery_chunk and width >= GROUPED_MIN_ITEMS_PER_K * k_block:
                 block_values, block_indices = _grouped_topk(padded, k_block, cols)
             else:  # short rows (or the last, narrower gallery block): one plain topk
-                block_values, block_indices = scores.topk(k_block, dim=1)
+                block_values, block_indices = _settle_ties(scores, *scores.topk(k_block, dim=1))
             best = _merge(best, block_values, block_indices.add_(g0), k_out)
         values[q0:q1], indices[q0:q1] = best
     return values, indices
@@ -215,7 +250,7 @@ def _scorer_topk(query: QueryBatch, gallery: Tensor, scorer: 'BaseScorer', k: in
             local = exclude - g0
             hit = (local >= 0) & (local < g1 - g0)
             scores = scores.index_put((torch.nonzero(hit).flatten(), local[hit]), scores.new_tensor(float('-inf')))
-        block_values, block_indices = scores.topk(min(k_out, g1 - g0), dim=1)
+        block_values, block_indices = _settle_ties(scores, *scores.topk(min(k_out, g1 - g0), dim=1))
         best = _merge(best, block_values, block_indices.add_(g0), k_out)
     return best
 
@@ -258,15 +293,12 @@ def chunked_topk(query: QueryBatch,
 
         Excluded items are given the score ``-inf`` rather than removed, so
         ``k'`` does not depend on ``exclude``: an excluded item ranks last and
-        only appears (with value ``-inf``) when ``k >= G``.  For distinct
-        scores the result equals the first ``k'`` columns of
-        ``torch.sort(scores, descending=True)`` on the full score matrix with
-        the excluded entries set to ``-inf``.
-
-        Ties: ``values`` always equal the full sort's values; among items with
-        exactly equal scores the order (and, at the k-th place, the choice) of
-        indices is whatever ``torch.topk`` returns, not necessarily the lowest
-        index first.
+        only appears (with value ``-inf``) when ``k >= G``. The result equals
+        the first ``k'`` columns of
+        ``torch.sort(scores, descending=True, stable=True)`` on the full score
+        matrix with the excluded entries set to ``-inf``: equal scores rank by
+        ascending gallery index, also at the k-th place (so duplicate gallery
+        images rank the same way on every run, chunking and backend path).
 
     Runs under :func:`torch.no_grad`. Vectorised over queries; the only Python
     loops are over blocks.

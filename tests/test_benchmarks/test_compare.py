@@ -50,6 +50,29 @@ def test_paper_columns_fashioniq_categories_then_averages():
     assert (bare['Avg R@10'], bare['Avg R@50'], bare['Avg']) == (30.0, 60.0, 45.0)
 
 
+CIRR = {'cirr/R@1': 20.0, 'cirr/R@5': 50.0, 'cirr/R@10': 65.0, 'cirr/R@50': 90.0, 'cirr/Rsubset@1': 40.0,
+        'cirr/Rsubset@2': 70.0, 'cirr/Rsubset@3': 85.0, 'cirr/avg': 45.0}
+CIRCO = {'circo/mAP@5': 2.5, 'circo/mAP@10': 3.0, 'circo/mAP@25': 3.5, 'circo/mAP@50': 4.0, 'circo/R@5': 6.0,
+         'circo/R@10': 9.0, 'circo/R@25': 15.0, 'circo/R@50': 20.0}
+
+
+def test_paper_columns_cirr_and_circo(tmp_path):
+    # CIRR: global recalls, subset recalls, then the logged headline (R@5 + Rsubset@1) / 2
+    cols = paper_columns(CIRR)
+    assert list(cols) == ['R@1', 'R@5', 'R@10', 'R@50', 'Rsubset@1', 'Rsubset@2', 'Rsubset@3', 'Avg']
+    assert (cols['Rsubset@1'], cols['Avg']) == (40.0, 45.0)
+    # CIRCO: the mAP@K columns only (K in numeric order whatever the dict order)
+    shuffled = dict(reversed(list(CIRCO.items())))
+    assert paper_columns(shuffled) == {'mAP@5': 2.5, 'mAP@10': 3.0, 'mAP@25': 3.5, 'mAP@50': 4.0}
+    tables = build_tables({'zeroshot-clip-vitb32_cirr': [CIRR], 'zeroshot-clip-vitb32_circo': [CIRCO, CIRCO]})
+    text = write_markdown(tables, str(tmp_path / 'r.md'))
+    assert ('| method | seeds | R@1 | R@5 | R@10 | R@50 | Rsubset@1 | Rsubset@2 | Rsubset@3 | Avg |\n'
+            '|---|---|---|---|---|---|---|---|---|---|\n'
+            '| zeroshot-clip-vitb32 | 1 | 20.00 | 50.00 | 65.00 | 90.00 | 40.00 | 70.00 | 85.00 | 45.00 |') in text
+    assert ('| method | seeds | mAP@5 | mAP@10 | mAP@25 | mAP@50 |\n|---|---|---|---|---|---|\n'
+            '| zeroshot-clip-vitb32 | 2 | 2.50 ± 0.00 | 3.00 ± 0.00 | 3.50 ± 0.00 | 4.00 ± 0.00 |') in text
+
+
 def test_tables_mean_and_sample_std_over_seeds(tmp_path):
     tables = build_tables({'tirg_css': CSS, 'sdfn_css': CSS[:1], 'sdfn_fashioniq': [FIQ]})
     assert list(tables) == ['css', 'fashioniq']

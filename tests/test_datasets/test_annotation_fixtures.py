@@ -118,3 +118,22 @@ def test_official_data_skips_locally_and_fails_under_ci(tmp_path, monkeypatch):
     (tmp_path / 'shoes').mkdir()
     (tmp_path / 'shoes' / 'relative_captions_shoes.json').write_text('[]')
     assert cir_testlib.official_data('shoes', 'relative_captions_shoes.json') == str(tmp_path / 'shoes')
+
+
+# ------------------------------------------------------------------ CIRCO
+def test_circo_excerpt_over_an_id_named_folder(tmp_path):
+    from sdfn_plugin.datasets import CIRCODataset
+    from sdfn_plugin.testing.placeholders import write_placeholder_images
+    root = osp.join(FIXTURE_DATA, 'circo')
+    val, test = _json(root, 'annotations', 'val.json'), _json(root, 'annotations', 'test.json')
+    ids = sorted({q['reference_img_id'] for q in val + test} | {g for q in val for g in q['gt_img_ids']} | {1, 2})
+    write_placeholder_images([str(tmp_path / f'{i:012d}.jpg') for i in ids])
+    kw = dict(image_info=None, image_dir=str(tmp_path))
+    ds = CIRCODataset(root, split='val', **kw)
+    assert len(ds) == len(val) and ds.metainfo['gallery_ids'] == ids
+    for i, q in enumerate(val):
+        info = ds.get_data_info(i)
+        assert [ids[r] for r in info['gt_gallery_idx']] == q['gt_img_ids'] and ids[info['tgt_gallery_idx']] == \
+            q['target_img_id'] and ids[info['ref_gallery_idx']] == q['reference_img_id']
+    ds = CIRCODataset(root, split='test', **kw)
+    assert [ds.get_data_info(i)['query_id'] for i in range(len(ds))] == [q['id'] for q in test]

@@ -143,21 +143,43 @@ def test_no_grad_and_device_of_outputs():
     assert values.device == indices.device == gallery.device
 
 
-def test_ties_return_the_full_sort_values_and_valid_indices():
-    """Many exactly equal scores (integer data): values equal the full sort; indices
-    are a valid choice among the tied items (torch.topk's order, documented)."""
+def _stable_reference(query, gallery, scorer, k, exclude):
+    scores = scorer(query, gallery).clone()
+    rows = torch.nonzero(exclude >= 0).flatten()
+    scores[rows, exclude[rows]] = float('-inf')
+    values, indices = torch.sort(scores, dim=1, descending=True, stable=True)
+    return values[:, :k], indices[:, :k]
+
+
+@pytest.mark.parametrize(
+    'scorer_cls,num_gallery,k,chunk,query_chunk',
+    [
+        (DotScorer, 70, 12, 16, 4),  # plain topk per block, 5 blocks merged
+        (DotScorer, 403, 5, None, 5),  # one long block: the grouped two-stage path
+        (DotScorer, 403, 3, 100, 13),  # grouped full blocks + a plain 3-item last block
+        (WeightedDotScorer, 70, 12, 16, 4),  # query-dependent scorer path
+    ])
+def test_ties_rank_by_gallery_index_as_a_stable_full_sort(scorer_cls, num_gallery, k, chunk, query_chunk):
+    """Many exactly equal scores (integer data): values equal the full sort, and the indices equal a stable
+    descending sort's (equal scores by ascending gallery index, also for the last places kept)."""
     g = torch.Generator().manual_seed(3)
-    query = QueryBatch(torch.randint(-2, 3, (9, 3), generator=g).double())
-    gallery = torch.randint(-2, 3, (70, 3), generator=g).double()
-    exclude = torch.randint(-1, 70, (9, ), generator=g)
-    values, indices = chunked_topk(query, gallery, DotScorer(), 12, exclude=exclude, gallery_chunk=16, query_chunk=4)
-    ref_values, _ = _reference(query, gallery, DotScorer(), 12, exclude)
+    query = QueryBatch(torch.randint(-2, 3, (9, 3), generator=g).double(), {'w': torch.ones(9, 3).double()})
+    gallery = torch.randint(-2, 3, (num_gallery, 3), generator=g).double()
+    exclude = torch.randint(-1, num_gallery, (9, ), generator=g)
+    scorer = scorer_cls()
+    values, indices = chunked_topk(query, gallery, scorer, k, exclude=exclude, gallery_chunk=chunk,
+                                   query_chunk=query_chunk)
+    ref_values, ref_indices = _stable_reference(query, gallery, scorer, k, exclude)
     assert torch.equal(values, ref_values)
+    assert torch.equal(indices, ref_indices)
     scores = query.query @ gallery.t()
+    crossing = 0
     for i in range(9):
-        assert len(set(indices[i].tolist())) == 12
+        assert len(set(indices[i].tolist())) == k
         assert exclude[i].item() not in indices[i].tolist()
         assert torch.equal(scores[i, indices[i]], values[i])
+        crossing += int((scores[i] == values[i, -1]).sum() > (values[i] == values[i, -1]).sum())
+    assert crossing > 0  # the data do put ties across the k-th place
 
 
 def test_float32_blocks_equal_a_row_block_full_sort():
@@ -225,7 +247,7 @@ def test_grouped_path_never_returns_padding_among_minus_inf_ties():
     values, indices = chunked_topk(query, gallery, DotScorer(), 5)
     assert indices[:, :3].tolist() == [[150, 299, 7]] * 2
     assert values[:, :3].tolist() == [[3.0, 2.0, 1.0]] * 2
-    assert (values[:, 3:] == float('-inf')).all() and ((indices >= 0) & (indices < 300)).all()
+    assert (values[:, 3:] == float('-inf')).all() and indices[:, 3:].tolist() == [[0, 1]] * 2  # lowest -inf ties
     # all 25 scores -inf, 7 padded columns: without the fallback topk picks padding column 26 here
     values, indices = chunked_topk(QueryBatch(torch.ones(1, 1)), torch.full((25, 1), float('-inf')), DotScorer(), 1)
-    assert values.tolist() == [[float('-inf')]] and 0 <= indices.item() < 25
+    assert values.tolist() == [[float('-inf')]] and indices.item() == 0

@@ -7,7 +7,7 @@ import os.path as osp
 import torch
 
 from sdfn_plugin.apis import get_model
-from sdfn_plugin.apis.index_builder import build_index
+from sdfn_plugin.apis.index_builder import ShardBuildError, build_index
 from sdfn_plugin.models.retrievers import GalleryIndex
 from sdfn_plugin.testing.dist import run_distributed
 
@@ -19,23 +19,43 @@ def _gallery_list(css_root, path):
     return images
 
 
-def _build_on_rank(rank, world, cfg, ckpt, listing, out):
-    result = build_index(get_model(cfg, ckpt), listing, out, batch_size=1, num_workers=0)
-    return None if result.index is None else (result.index.keys, result.index.embeddings)
+def _build_on_rank(rank, world, cfg, ckpt, listing, out, broken_listing):
+    model = get_model(cfg, ckpt)
+    result = build_index(model, listing, out, batch_size=1, num_workers=0)
+    # then a build whose second shard is all undecodable images: every rank raises at once (none waits for
+    # the process-group timeout), the failing rank with its own error
+    try:
+        build_index(model, broken_listing, out + '_broken', batch_size=1, num_workers=0, skip_bad=True)
+        failure = None
+    except ShardBuildError as exc:
+        failure = str(exc)
+    return failure if result.index is None else (result.index.keys, result.index.embeddings, failure)
 
 
 def test_two_ranks_write_shards_and_merge_into_the_single_process_index(tiny_tirg, css_root, tmp_path):
     cfg, ckpt = tiny_tirg
     images = _gallery_list(css_root, tmp_path / 'gallery.txt')
-    merged = run_distributed(_build_on_rank, 2, cfg, ckpt, str(tmp_path / 'gallery.txt'), str(tmp_path / 'two'))
-    assert merged[1] is None  # only rank 0 merges
+    bad = tmp_path / 'bad'
+    bad.mkdir()
+    broken = [str(bad / f'broken{i}.png') for i in range(2)]
+    for path in broken:
+        with open(path, 'wb') as f:
+            f.write(b'\x89PNG broken')
+    (bad / 'list.txt').write_text('\n'.join(images[:2] + broken) + '\n')
+    merged = run_distributed(_build_on_rank, 2, cfg, ckpt, str(tmp_path / 'gallery.txt'), str(tmp_path / 'two'),
+                             str(bad / 'list.txt'))
+    assert merged[1] == ('build_index: rank(s) [1] failed while encoding its shard: RuntimeError: gallery '
+                         'encoding: none of the 2 images could be decoded')  # only rank 0 merges
+    assert merged[0][2] == 'build_index: rank(s) [1] failed while encoding its shard; see the log of those ranks'
+    assert not (tmp_path / 'two_broken').exists()
     single = build_index(get_model(cfg, ckpt), str(tmp_path / 'gallery.txt'), str(tmp_path / 'one'), batch_size=1,
                          num_workers=0).index
     assert single.keys == images == merged[0][0]
     assert torch.equal(single.embeddings, merged[0][1])
     on_disk = GalleryIndex.load(str(tmp_path / 'two'), expected_fingerprint=single.fingerprint)
     assert on_disk.keys == images and torch.equal(on_disk.embeddings, single.embeddings)
-    assert sorted(os.listdir(tmp_path)) == ['gallery.txt', 'one', 'two']  # the shards are gone
+    assert sorted(os.listdir(tmp_path)) == ['bad', 'gallery.txt', 'one', 'two']  # the shards are gone, also the
+    # good one of the failed build
 
 
 def test_cli_build_index_and_test_rankings_agree(tiny_tirg, css_root, tmp_path, capsys):

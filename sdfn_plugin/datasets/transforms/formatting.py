@@ -6,7 +6,7 @@ from sdfn_plugin.structures import CIRDataSample
 
 _INPUT_KEYS = ('ref', 'tgt', 'img', 'text')
 _META_KEYS = ('sample_idx', 'ref_id', 'tgt_id', 'img_id', 'text', 'gt_gallery_idx', 'ref_gallery_idx',
-              'category', 'query_id', 'subset_gallery_idx')
+              'category', 'query_id', 'subset_gallery_idx', 'tgt_gallery_idx')
 
 
 @TRANSFORMS.register_module()

@@ -18,14 +18,14 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
 from mmengine.model import BaseModel
 from torch import nn
 
+from sdfn_plugin.cli.config_file import load_config_file
 from sdfn_plugin.registry import MODELS
 from sdfn_plugin.structures import CIRDataSample, QueryBatch
-from sdfn_plugin.utils.checkpoint import load_model_weights
 
+from ..from_checkpoint import build_from_checkpoint
 from ..scorers.base import DotScorer
 from .gallery_mixin import GalleryRetrieverMixin
 
@@ -33,15 +33,14 @@ __all__ = ['EnsembleRetriever', 'build_member']
 
 
 def build_member(index: int, member: dict) -> nn.Module:
-    """Build ``member['config']``'s model and load ``member['checkpoint']`` (safely; strictly unless the run
-    allows partial loads)."""
+    """Build ``member['config']``'s model from ``member['checkpoint']`` (safely; strictly unless the run
+    allows partial loads). As for ``get_model``, the checkpoint alone restores the model: an LSTM member's
+    vocabulary comes from it, so the member's training annotations need not be on disk."""
     if not isinstance(member, dict) or set(member) != {'config', 'checkpoint'}:
         got = sorted(member) if isinstance(member, dict) else type(member).__name__
         raise ValueError(f'model.members[{index}] must be dict(config=<config file>, checkpoint=<checkpoint file>), '
                          f'got {got}')
-    model = MODELS.build(Config.fromfile(member['config']).model)
-    load_model_weights(model, member['checkpoint'])
-    return model
+    return build_from_checkpoint(load_config_file(member['config']), member['checkpoint'])
 
 
 @MODELS.register_module()

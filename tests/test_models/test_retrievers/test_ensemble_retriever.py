@@ -108,3 +108,16 @@ def test_member_checkpoints_load_safely_and_strictly(members, tmp_path):
         ens = _build([film, swapped])
     loaded, ref = ens.members[1].image_encoder.state_dict(), members['film_css.py'][1].image_encoder.state_dict()
     assert loaded.keys() == ref.keys() and all(torch.equal(loaded[k], ref[k]) for k in ref)  # the shared part
+
+
+def test_members_restore_their_vocabulary_from_the_checkpoint(members, tmp_path):
+    """A member config whose training annotations are gone still builds: the LSTM vocabulary comes from
+    the checkpoint (as for ``get_model``), and nothing is read or generated at the config's data root."""
+    (tirg, ref), (film, _) = members['tirg_css.py'], members['film_css.py']
+    gone = tmp_path / 'no_data'
+    moved = write_tiny_config(str(tmp_path / 'moved_tirg.py'), 'tirg_css.py', str(gone))
+    ens = _build([dict(config=moved, checkpoint=tirg['checkpoint']), film])
+    assert not gone.exists()
+    assert len(ens.members[0].text_encoder.vocab) == len(ref.text_encoder.vocab) > 4
+    for (k, a), b in zip(ens.members[0].state_dict().items(), ref.state_dict().values()):
+        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, k
