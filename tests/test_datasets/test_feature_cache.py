@@ -260,6 +260,10 @@ def test_image_chains_and_the_swapped_pipeline():
     swapped = swap_in_cache([load, resize_ref, pack], {'ref': '/c/a', 'tgt': '/c/b'}, 'p')
     assert [type(t).__name__ for t in swapped] == ['LoadCachedFeatures', 'LoadCachedFeatures', 'PackCIRInputs']
     assert [(t.store.folder, t.keys) for t in swapped[:2]] == [('/c/a', ('ref', )), ('/c/b', ('tgt', ))]
+    # an evaluation query pipeline loads only the reference; a resize with its default keys (ref, tgt, img)
+    # does not make tgt or img images of it
+    load_ref, resize_all = LoadCIRImages(keys=('ref', )), ResizeImages(8)
+    assert image_chains([load_ref, resize_all, pack], 'p') == {'ref': [load_ref, resize_all]}
 
 
 def test_load_cached_features_reads_the_row_of_each_path_and_survives_pickling(setup):

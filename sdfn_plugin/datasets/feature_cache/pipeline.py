@@ -5,6 +5,7 @@ from typing import Callable, Dict, List, Mapping, Sequence
 
 from ..transforms.cached_features import LoadCachedFeatures
 from ..transforms.formatting import PackCIRInputs
+from ..transforms.loading import LoadCIRImages
 
 IMAGE_KEYS = ('ref', 'tgt', 'img')
 
@@ -31,6 +32,10 @@ def _image_keys(transform: Callable, where: str) -> List[str]:
 def image_chains(transforms: Sequence[Callable], where: str) -> Dict[str, List[Callable]]:
     """Role (``'ref'``, ``'tgt'``, ``'img'``) -> the transforms that produce that image, in order.
 
+    Only roles that a loading transform (``LoadCIRImages`` or another ``Load*`` class) reads are
+    images of this pipeline: a resize or crop left with its default keys also names roles that
+    the pipeline never loads (``tgt`` of an evaluation query), and those are no images to cache.
+
     Raises ``ValueError`` naming the transform for random augmentations: a cache holds
     one feature per image, which a different crop or flip each epoch would invalidate.
     """
@@ -43,7 +48,11 @@ def image_chains(transforms: Sequence[Callable], where: str) -> Dict[str, List[C
                              f'{_name(t)} from the pipeline or unset model.feature_cache')
         for k in keys:
             chains[k].append(t)
-    return dict(chains)
+    return {role: chain for role, chain in chains.items() if any(_is_loader(t) for t in chain)}
+
+
+def _is_loader(transform: Callable) -> bool:
+    return isinstance(transform, LoadCIRImages) or _name(transform).startswith('Load')
 
 
 def for_role(chain: Sequence[Callable], role: str) -> List[Callable]:
