@@ -4,6 +4,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from cir_testlib import REPO
 
 PLUGIN_SETUP = '''
@@ -37,7 +39,10 @@ print('FUSION', type(model.fusion).__name__, type(model.fusion).__module__)
 '''
 
 
-def _install_plugin(tmp_path):
+@pytest.fixture(scope='module')
+def installed_plugin(tmp_path_factory):
+    """``(site folder, vocab file)``: the demo distribution pip-installed once for this file's tests."""
+    tmp_path = tmp_path_factory.mktemp('plugin')
     src = tmp_path / 'src'
     src.mkdir()
     (src / 'setup.py').write_text(PLUGIN_SETUP)
@@ -58,8 +63,8 @@ def _build(tmp_path, target, vocab, **env):
     return subprocess.run([sys.executable, str(script)], env=full_env, capture_output=True, text=True, timeout=120)
 
 
-def test_plugin_distribution_registers_a_fusion_usable_from_config(tmp_path):
-    target, vocab = _install_plugin(tmp_path)
+def test_plugin_distribution_registers_a_fusion_usable_from_config(tmp_path, installed_plugin):
+    target, vocab = installed_plugin
     assert any(p.name.startswith('sdfn_demo_plugin') and p.name.endswith('.dist-info') for p in target.iterdir())
     proc = _build(tmp_path, target, vocab)
     assert proc.returncode == 0, proc.stderr
@@ -68,8 +73,8 @@ def test_plugin_distribution_registers_a_fusion_usable_from_config(tmp_path):
     assert "plugin 'broken'" in proc.stderr and 'demo breakage' in proc.stderr
 
 
-def test_autoload_switch_disables_discovery(tmp_path):
-    target, vocab = _install_plugin(tmp_path)
+def test_autoload_switch_disables_discovery(tmp_path, installed_plugin):
+    target, vocab = installed_plugin
     proc = _build(tmp_path, target, vocab, SDFN_PLUGIN_AUTOLOAD='0')
     assert proc.returncode != 0
     assert 'SumFusion is not in the' in proc.stderr

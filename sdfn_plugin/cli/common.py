@@ -75,13 +75,13 @@ def build_runner(cfg: Config):
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    from sdfn_plugin.engine.cpu_malloc import configure_from_env_cfg
-
-    from sdfn_plugin.cli.config_check import check_config
     from sdfn_plugin.cli.config_file import load_config_file
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = load_config_file(args.config)
+    # imported after the file is read: a missing or unparsable config fails at once, not after torch's imports
+    from sdfn_plugin.cli.config_check import check_config
+    from sdfn_plugin.engine.cpu_malloc import configure_from_env_cfg
     if args.cfg_options:
         from .data_root import merge_cfg_options
         merge_cfg_options(cfg, args.cfg_options)  # data_root=... reaches every dataset (see data_root.py)

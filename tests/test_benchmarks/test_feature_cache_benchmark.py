@@ -4,7 +4,9 @@ import os.path as osp
 import re
 import sys
 
-from cir_testlib import REPO, run_cli
+from sdfn_plugin.testing.forkserver import run_script
+
+from cir_testlib import REPO, cli_env
 
 sys.path.insert(0, osp.join(REPO, 'benchmarks'))
 import feature_cache as bench  # noqa: E402
@@ -28,9 +30,10 @@ def test_live_and_cached_configs_differ_only_by_the_cache(tmp_path):
 
 
 def test_cli_reports_both_epochs_their_ratio_and_the_build(tmp_path):
-    proc = run_cli([sys.executable, osp.join(REPO, 'benchmarks', 'feature_cache.py'), '--num-samples', '16',
-                    '--batch-size', '8', '--image-size', '64', '--depth', '18', '--threads', '1',
-                    '--work-dir', str(tmp_path)], env={'OMP_NUM_THREADS': '1'})
+    # a warm child (sdfn_plugin.testing.forkserver): the script's own process without re-importing torch
+    proc = run_script(osp.join(REPO, 'benchmarks', 'feature_cache.py'), '--num-samples', '16', '--batch-size', '8',
+                      '--image-size', '64', '--depth', '18', '--threads', '1', '--work-dir', str(tmp_path),
+                      cwd=REPO, env=cli_env({'OMP_NUM_THREADS': '1'}))
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     live = float(re.search(r'epoch through the frozen tower :\s+([\d.]+) s', out).group(1))
