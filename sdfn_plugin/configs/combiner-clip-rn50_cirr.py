@@ -16,12 +16,16 @@ model = dict(
     fusion=dict(image_dim=clip_dim, text_dim=clip_dim, embed_dim=clip_dim, projection_dim=4 * clip_dim,
                 hidden_dim=8 * clip_dim),
 )
-_view = [dict(type='ResizeImages', size=224), dict(type='CenterCropImages', size=224)]
+# CLIP's view; each transform names its images (the feature cache maps every image role to its transforms)
+def _view(*keys):
+    return [dict(type='LoadCIRImages', keys=keys), dict(type='ResizeImages', size=224, keys=keys),
+            dict(type='CenterCropImages', size=224, keys=keys), dict(type='PackCIRInputs')]
+
+
 train_dataloader = dict(
     batch_size=4096,
-    dataset=dict(pipeline=[dict(type='LoadCIRImages', keys=('ref', 'tgt')), *_view, dict(type='PackCIRInputs')]))
-_test = dict(pipeline=[dict(type='LoadCIRImages', keys=('ref', )), *_view, dict(type='PackCIRInputs')],
-             gallery_pipeline=[dict(type='LoadCIRImages', keys=('img', )), *_view, dict(type='PackCIRInputs')])
+    dataset=dict(pipeline=_view('ref', 'tgt')))
+_test = dict(pipeline=_view('ref'), gallery_pipeline=_view('img'))
 val_dataloader = dict(dataset=_test)
 test_dataloader = dict(dataset=_test)
 default_hooks = dict(checkpoint=dict(save_best='cirr/avg', rule='greater'))

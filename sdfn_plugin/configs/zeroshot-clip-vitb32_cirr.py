@@ -10,10 +10,18 @@ model = dict(
                 embed_dim={{_base_.clip_dim}}),
     # the retriever needs a training objective; evaluation never calls it
     losses=[dict(type='BatchClassificationLoss', scale=100.0)],
+    # every CIRR reference is also a gallery image: the frozen image tower encodes each image once (gallery and
+    # references alike) and later runs reuse it (docs/feature_cache.md)
+    feature_cache=dict(dir='work_dirs/feature_cache'),
 )
-_view = [dict(type='ResizeImages', size=224), dict(type='CenterCropImages', size=224)]
-_test = dict(pipeline=[dict(type='LoadCIRImages', keys=('ref', )), *_view, dict(type='PackCIRInputs')],
-             gallery_pipeline=[dict(type='LoadCIRImages', keys=('img', )), *_view, dict(type='PackCIRInputs')])
+custom_hooks = [dict(type='FeatureCacheHook'), dict(type='PrepareGalleryHook')]
+# CLIP's view; each transform names its images (the feature cache maps every image role to its transforms)
+def _view(*keys):
+    return [dict(type='LoadCIRImages', keys=keys), dict(type='ResizeImages', size=224, keys=keys),
+            dict(type='CenterCropImages', size=224, keys=keys), dict(type='PackCIRInputs')]
+
+
+_test = dict(pipeline=_view('ref'), gallery_pipeline=_view('img'))
 val_dataloader = dict(dataset=_test)
 test_dataloader = dict(dataset=_test)
 # nothing to train: the Runner accepts no train_dataloader only together with no train_cfg and optim_wrapper

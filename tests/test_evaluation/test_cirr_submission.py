@@ -101,9 +101,10 @@ def test_validator_missing_pairid_duplicate_key_and_size(tmp_path, monkeypatch):
 
 
 def test_test_tool_writes_the_submission_end_to_end(cirr_root, tmp_path):
-    """tools/test.py on the zero-shot CIRR config (random-init small CLIP, ViT-S-32-alt at 32 px) over the first two
-    test1 image sets,
-    as documented: --cfg-options test_dataloader.dataset.split=test1 --submission DIR."""
+    """tools/test.py on the zero-shot CIRR config over the first two test1 image sets, as documented (--cfg-options
+    data_root=... test_dataloader.dataset.split=test1 --submission DIR), with tiny random towers in place of CLIP
+    (building CLIP would be most of the run) and so without the feature cache; the text vocabulary comes from the same captions, and data_root
+    reaches that vocab_dataset too."""
     from sdfn_plugin.tools.test import main as run_test_tool
     with open(osp.join(cirr_root, 'captions', 'cap.rc2.test1.json')) as f:
         caps = [c for c in json.load(f) if c['img_set']['id'] in (1, 2)]
@@ -121,9 +122,11 @@ def test_test_tool_writes_the_submission_end_to_end(cirr_root, tmp_path):
     view = [dict(type='ResizeImages', size=32), dict(type='CenterCropImages', size=32)]
     child.write_text(f"""
 _base_ = [{osp.join(CONFIGS, 'zeroshot-clip-vitb32_cirr.py')!r}]
-model = dict(image_encoder=dict(model_name='ViT-S-32-alt', pretrained=None, image_size=32),
-             text_encoder=dict(model_name='ViT-S-32-alt', pretrained=None, max_length=16),
-             fusion=dict(image_dim=256, text_dim=256, embed_dim=256))
+model = dict(image_encoder=dict(_delete_=True, type='SmallCNN', channels=(8, 16), out_dim=32),
+             text_encoder=dict(_delete_=True, type='LSTMTextEncoder', embed_dim=16, hidden_dim=32, out_dim=32,
+                               vocab_dataset=dict(type='CIRRDataset', data_root='data/cirr', split='test1')),
+             fusion=dict(image_dim=32, text_dim=32, embed_dim=32), feature_cache=None)
+custom_hooks = [dict(type='PrepareGalleryHook')]  # the tiny tower is trainable: no feature cache
 _view = {view!r}
 test_dataloader = dict(batch_size=16, num_workers=0, dataset=dict(
     pipeline=[dict(type='LoadCIRImages', keys=('ref', )), *_view, dict(type='PackCIRInputs')],
