@@ -260,7 +260,7 @@ class GalleryIndex:
         valid = rows >= 0
         picked = self.embeddings.to(device)[rows.clamp(min=0)]  # (Q, S, D)
         if scorer.inner_product:
-            scores = torch.einsum('qd,qsd->qs', query.query.to(picked.dtype), picked).float()
+            scores = torch.einsum('qd,qsd->qs', query.query.float(), picked.float())  # float16 storage: float32 sums
         else:
             scores = torch.stack([scorer(query.slice(i, i + 1), picked[i]).reshape(-1).float()
                                   for i in range(num_queries)]) if num_queries else picked.new_empty(0, rows.shape[1])
