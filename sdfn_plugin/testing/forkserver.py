@@ -24,10 +24,11 @@ from typing import Dict, List, Optional, Sequence
 
 __all__ = ['PRELOAD', 'preloaded_context', 'ScriptProcess', 'start_script', 'run_script']
 
-#: what the server imports once (a module that fails to import is skipped by multiprocessing)
-PRELOAD = ['torch', 'torch.distributed', 'torchvision', 'mmengine.runner', 'sdfn_plugin', 'sdfn_plugin.engine',
-           'sdfn_plugin.datasets', 'sdfn_plugin.models', 'sdfn_plugin.evaluation', 'sdfn_plugin.tools.train',
-           'sdfn_plugin.tools.test']
+#: what the server imports once (a module that fails to import is skipped by multiprocessing); matplotlib.pyplot:
+#: every Runner's visualizer imports it (about 1 s)
+PRELOAD = ['torch', 'torch.distributed', 'torchvision', 'matplotlib.pyplot', 'mmengine.runner', 'sdfn_plugin',
+           'sdfn_plugin.engine', 'sdfn_plugin.datasets', 'sdfn_plugin.models', 'sdfn_plugin.evaluation',
+           'sdfn_plugin.tools.train', 'sdfn_plugin.tools.test']
 
 
 def preloaded_context():
