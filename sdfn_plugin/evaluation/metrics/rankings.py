@@ -1,12 +1,10 @@
 """Each query's ranking as JSON next to the metrics (``tools/test.py --out rankings.json``)."""
-import json
-import os
-import os.path as osp
 from typing import Any, List, Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
 
 from sdfn_plugin.registry import METRICS
+from sdfn_plugin.utils.json_file import write_json_atomic
 
 from .recall import _field
 
@@ -21,7 +19,7 @@ class DumpRankings(BaseMetric):
     order, ``sample_idx``, ``ref_id``, ``text``, ``tgt_id`` (when the dataset has
     them), ``keys`` (the gallery keys, best first: image paths) and ``scores``.
     Reads the retriever's ``pred_keys`` and ``pred_scores``; written by rank 0
-    after the results of all ranks are collected, through a temporary file.
+    after the results of all ranks are collected, atomically (a temporary file, then a rename).
 
     Args:
         out_file: the JSON file.
@@ -51,11 +49,6 @@ class DumpRankings(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> dict:
         results = sorted(results, key=lambda r: (r['sample_idx'] is None, r['sample_idx']))
-        folder = osp.dirname(osp.abspath(self.out_file))
-        os.makedirs(folder, exist_ok=True)
-        tmp = f'{self.out_file}.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump({'topk': self.topk, 'queries': results}, f, indent=1)
-        os.replace(tmp, self.out_file)
+        write_json_atomic(self.out_file, {'topk': self.topk, 'queries': results}, indent=1)
         print(f'rankings of {len(results)} queries written to {self.out_file}')
         return {}

@@ -8,12 +8,13 @@ query's id (``query_id`` in the data sample's metainfo) and ranking, writes the 
 the run with a :class:`SubmissionError` naming the file and the offending query.
 """
 import json
-import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
+
+from sdfn_plugin.utils.json_file import write_json_atomic
 
 from ..metrics.recall import _field
 
@@ -22,23 +23,6 @@ __all__ = ['SubmissionError', 'SubmissionMetric', 'write_json_atomic', 'load_jso
 
 class SubmissionError(ValueError):
     """A submission file that the evaluation server would reject; the message names the file and the key."""
-
-
-def write_json_atomic(path: str, obj: Any, indent: Optional[int] = None) -> None:
-    """Write ``obj`` as JSON to ``path`` through ``path + '.tmp'`` and ``os.replace``: a reader never sees a
-    half-written file, and an interrupted run leaves the previous file intact."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp'
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(obj, f, indent=indent)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def load_json_file(path: str, what: str) -> Any:
