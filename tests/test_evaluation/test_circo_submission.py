@@ -77,6 +77,9 @@ def test_validator_file_level_errors_and_short_rankings(written, tmp_path):
     bad.write_text('{"0": [1,')
     with pytest.raises(SubmissionError, match='is not valid JSON'):
         validate_circo_submission(str(bad), ds.metainfo['ann_file'])
+    bad.write_text('{"0": [1], "1": [2], "0": [3]}')  # json alone would keep the last "0" silently
+    with pytest.raises(SubmissionError, match=f"CIRCO submission '{bad}': key '0' appears twice"):
+        validate_circo_submission(str(bad), ds.metainfo['ann_file'])
     metric = CIRCOSubmission(out_dir=str(tmp_path))
     metric.dataset_meta = ds.metainfo
     metric.process({'data_samples': [CIRDataSample(metainfo=dict(query_id=0, sample_idx=0))]},

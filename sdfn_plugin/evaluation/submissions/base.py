@@ -25,13 +25,26 @@ class SubmissionError(ValueError):
     """A submission file that the evaluation server would reject; the message names the file and the key."""
 
 
-def load_json_file(path: str, what: str) -> Any:
-    """Parse a JSON file for a validator; a missing or malformed file is a :class:`SubmissionError`."""
+def load_json_file(path: str, what: str, unique_keys: bool = False) -> Any:
+    """Parse a JSON file for a validator; a missing or malformed file is a :class:`SubmissionError`.
+
+    ``unique_keys``: a key given twice in one object is an error too (``json`` would silently keep the
+    last one, so a submission could drop a query's first ranking unnoticed)."""
     if not osp.isfile(path):
         raise SubmissionError(f'{what} {path!r} does not exist')
+
+    def no_repeated_keys(pairs):
+        keys = [key for key, _ in pairs]
+        twice = next((key for i, key in enumerate(keys) if key in keys[:i]), None)
+        if twice is not None:
+            raise SubmissionError(f'{what} {path!r}: key {twice!r} appears twice')
+        return dict(pairs)
+
     try:
         with open(path, encoding='utf-8') as f:
-            return json.load(f)
+            return json.load(f, object_pairs_hook=no_repeated_keys if unique_keys else None)
+    except SubmissionError:
+        raise
     except (ValueError, UnicodeDecodeError) as err:
         raise SubmissionError(f'{what} {path!r} is not valid JSON: {err}') from None
 

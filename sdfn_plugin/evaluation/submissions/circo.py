@@ -36,7 +36,7 @@ def validate_circo_submission(path: str, annotation_file: str, gallery_ids: Opti
     for i, q in enumerate(queries):
         require_keys(q, ('id', 'reference_img_id'), annotation_file, i)
         reference[str(q['id'])] = q['reference_img_id']
-    sub = load_json_file(path, 'CIRCO submission')
+    sub = load_json_file(path, 'CIRCO submission', unique_keys=True)
     if not isinstance(sub, dict):
         raise SubmissionError(f'CIRCO submission {path!r} must be a JSON object {{"<query id>": [50 COCO ids]}}, '
                               f'got a {type(sub).__name__}')

@@ -5,7 +5,6 @@ The server takes one JSON object per metric: ``{"version": "rc2", "metric": "rec
 names], ...}`` for Recall@K and the same with ``"metric": "recall_subset"`` and 3 names for Recall_subset@K,
 each under 5 MB. The file names are those of the repository's example files (``demo_files/``).
 """
-import json
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
@@ -26,27 +25,8 @@ _VERSION = 'rc2'
 _HEADER = ('version', 'metric')
 
 
-def _no_duplicate_keys(path: str):
-    def hook(pairs):
-        seen = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise SubmissionError(f'CIRR submission {path!r}: key {key!r} appears twice')
-            seen.add(key)
-        return dict(pairs)
-    return hook
-
-
 def _read_submission(path: str) -> dict:
-    if not osp.isfile(path):
-        raise SubmissionError(f'CIRR submission {path!r} does not exist')
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f, object_pairs_hook=_no_duplicate_keys(path))
-    except (ValueError, UnicodeDecodeError) as err:
-        if isinstance(err, SubmissionError):
-            raise
-        raise SubmissionError(f'CIRR submission {path!r} is not valid JSON: {err}') from None
+    data = load_json_file(path, 'CIRR submission', unique_keys=True)
     if not isinstance(data, dict):
         raise SubmissionError(f'CIRR submission {path!r} must hold a JSON object, got {type(data).__name__}')
     return data
