@@ -4,6 +4,7 @@
 import argparse
 import json
 import os.path as osp
+from typing import Callable, Optional
 
 from mmengine.dist import get_rank
 
@@ -24,25 +25,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def add_rankings_output(cfg, out: str, topk=None) -> None:
-    """Add a ``DumpRankings`` metric to the test evaluator(s) (one file per dataset of a multi-dataset loop)."""
-    evaluators = _evaluator_lists(cfg)
-    if isinstance(cfg.test_dataloader, (list, tuple)):  # MultiTestLoop: one evaluator per dataloader
-        stem, ext = osp.splitext(out)
-        for i, metrics in enumerate(evaluators):
-            prefix = metrics[0].get('prefix') or str(i)
-            metrics.append(dict(type='DumpRankings', out_file=f'{stem}.{prefix}{ext or ".json"}', topk=topk))
-        cfg.test_evaluator = evaluators
-    else:
-        cfg.test_evaluator = evaluators[0] + [dict(type='DumpRankings', out_file=out, topk=topk)]
-
-
-def _evaluator_lists(cfg) -> list:
-    """The test evaluator as one list of metric configs per test dataloader."""
+def _append_per_dataset(cfg, metric_for: Callable[[int, Optional[str]], dict]) -> None:
+    """Append ``metric_for(i, name)`` to the test evaluator of each test dataloader ``i``; ``name`` (for
+    naming that dataset's output) is its first metric's prefix or position with several dataloaders
+    (a MultiTestLoop), ``None`` with one."""
+    multi = isinstance(cfg.test_dataloader, (list, tuple))
     evaluator = cfg.test_evaluator
-    if isinstance(cfg.test_dataloader, (list, tuple)):
-        return [list(ev) if isinstance(ev, (list, tuple)) else [ev] for ev in evaluator]
-    return [list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]]
+    evaluators = [list(ev) if isinstance(ev, (list, tuple)) else [ev] for ev in evaluator] if multi else \
+        [list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]]
+    loaders = list(cfg.test_dataloader) if multi else [cfg.test_dataloader]
+    if len(evaluators) != len(loaders):
+        raise ValueError(f'{len(loaders)} test dataloaders but {len(evaluators)} test evaluators; give one per dataloader')
+    for i, metrics in enumerate(evaluators):
+        metrics.append(metric_for(i, str(metrics[0].get('prefix') or i) if multi else None))
+    cfg.test_evaluator = evaluators if multi else evaluators[0]
+
+
+def add_rankings_output(cfg, out: str, topk=None) -> None:
+    """Add a ``DumpRankings`` metric to the test evaluator(s) (one file per dataset of a multi-dataset loop:
+    ``<stem>.<name><ext>``)."""
+    stem, ext = osp.splitext(out)
+    _append_per_dataset(cfg, lambda i, name: dict(
+        type='DumpRankings', out_file=out if name is None else f'{stem}.{name}{ext or ".json"}', topk=topk))
 
 
 def add_submission_output(cfg, out_dir: str) -> None:
@@ -53,13 +57,10 @@ def add_submission_output(cfg, out_dir: str) -> None:
     from sdfn_plugin.registry import DATASETS
     from sdfn_plugin.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    multi = isinstance(cfg.test_dataloader, (list, tuple))
-    loaders = list(cfg.test_dataloader) if multi else [cfg.test_dataloader]
-    evaluators = _evaluator_lists(cfg)
-    if len(evaluators) != len(loaders):
-        raise ValueError(f'--submission: {len(loaders)} test dataloaders but {len(evaluators)} test evaluators')
-    for i, (loader, metrics) in enumerate(zip(loaders, evaluators)):
-        ds_type = loader['dataset']['type']
+    loaders = list(cfg.test_dataloader) if isinstance(cfg.test_dataloader, (list, tuple)) else [cfg.test_dataloader]
+
+    def submission_metric(i: int, name: Optional[str]) -> dict:
+        ds_type = loaders[i]['dataset']['type']
         cls = DATASETS.get(ds_type) if isinstance(ds_type, str) else ds_type
         if cls is None:
             raise KeyError(f'--submission: test dataset type {ds_type!r} is not registered')
@@ -67,9 +68,9 @@ def add_submission_output(cfg, out_dir: str) -> None:
         if metric is None:
             raise ValueError(f'--submission: the test dataset {cls.__name__} has no evaluation-server format '
                              '(its submission_metric is None); submissions exist for e.g. CIRRDataset (test1)')
-        folder = osp.join(out_dir, str(metrics[0].get('prefix') or i)) if multi else out_dir
-        metrics.append(dict(type=metric, out_dir=folder))
-    cfg.test_evaluator = evaluators if multi else evaluators[0]
+        return dict(type=metric, out_dir=out_dir if name is None else osp.join(out_dir, name))
+
+    _append_per_dataset(cfg, submission_metric)
 
 
 def main(argv=None) -> None:
