@@ -5,7 +5,6 @@ The protocol follows the official evaluation (miccunifi/CIRCO ``src/evaluation.p
 validation and test-submission code (miccunifi/SEARLE ``src/validate.py``,
 ``src/generate_test_submission.py``), read to confirm it; this loader is our own code.
 """
-import json
 import os
 import string
 from typing import Dict, List, Optional, Tuple, Union
@@ -15,7 +14,7 @@ from mmengine.logging import MMLogger
 from sdfn_plugin.registry import DATASETS
 
 from .base_cir_dataset import BaseCIRDataset, PipelineCfg
-from .data_checks import (ImageFileChecks, find_missing_images, first, load_json_list, log_dropped, read_text,
+from .data_checks import (ImageFileChecks, find_missing_images, first, load_json, load_json_list, log_dropped,
                           report_missing, require_keys)
 
 __all__ = ['CIRCODataset', 'list_coco_folder', 'read_image_info', 'coco_file_name']
@@ -83,10 +82,7 @@ def read_image_info(path: str, image_dir: str) -> List[Tuple[int, str]]:
     """``(COCO id, path)`` of COCO's ``image_info_*.json`` (``{"images": [{"id", "file_name", ...}]}``),
     in file order; paths are ``image_dir/<file_name>``."""
     what = 'CIRCO image_info'
-    try:
-        data = json.loads(read_text(path, what))
-    except json.JSONDecodeError as err:
-        raise ValueError(f'{what}: {path!r} is not valid JSON: {err}') from None
+    data = load_json(path, what)
     if not isinstance(data, dict) or not isinstance(data.get('images'), list):
         got = f'keys {sorted(data)}' if isinstance(data, dict) else type(data).__name__
         raise ValueError(f'{what}: {path!r} must be a JSON object with an "images" list (COCO\'s '

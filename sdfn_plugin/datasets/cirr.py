@@ -6,7 +6,6 @@ members of the query's image set) follows the paper and the test-server page of 
 loader is our own code.
 """
 import glob
-import json
 import os
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -15,7 +14,7 @@ from mmengine.logging import MMLogger
 from sdfn_plugin.registry import DATASETS
 
 from .base_cir_dataset import BaseCIRDataset, PipelineCfg
-from .data_checks import ImageFileChecks, first, load_json_list, read_text, require_keys
+from .data_checks import ImageFileChecks, first, load_json, load_json_list, require_keys
 
 __all__ = ['CIRRDataset', 'CIRR_VERSION', 'CIRR_SPLITS', 'CIRR_SET_SIZE']
 
@@ -154,10 +153,7 @@ class CIRRDataset(ImageFileChecks, BaseCIRDataset):
     def _load_split(self) -> Dict[str, str]:
         path = self.split_file
         self._require_file(path, 'split')
-        try:
-            data = json.loads(read_text(path, self.name))
-        except json.JSONDecodeError as err:
-            raise ValueError(f'{self.name}: {path!r} is not valid JSON: {err}') from None
+        data = load_json(path, self.name)
         if not isinstance(data, dict):
             raise ValueError(f'{self.name}: {path!r} must hold a JSON object {{image name: relative path}} '
                              f'(annotation version {CIRR_VERSION}), got a {type(data).__name__}')

@@ -12,7 +12,7 @@ silently shrink FashionIQ galleries, BrandonHanx/CompFashion issue #4).
 import json
 import os
 from collections import defaultdict
-from typing import Dict, Hashable, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Hashable, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from mmengine.logging import MMLogger
 
@@ -57,12 +57,17 @@ def read_name_list(path: str, what: str) -> List[str]:
     return [line.strip() for line in read_text(path, what).splitlines() if line.strip()]
 
 
-def load_json_list(path: str, what: str) -> list:
-    """A JSON file that must hold a list; clear errors for a missing file or bad content."""
+def load_json(path: str, what: str) -> Any:
+    """A JSON file's content; clear errors for a missing, unreadable or malformed file."""
     try:
-        data = json.loads(read_text(path, what))
+        return json.loads(read_text(path, what))
     except json.JSONDecodeError as err:
         raise ValueError(f'{what}: {path!r} is not valid JSON: {err}') from None
+
+
+def load_json_list(path: str, what: str) -> list:
+    """A JSON file that must hold a list; clear errors for a missing file or bad content."""
+    data = load_json(path, what)
     if not isinstance(data, list):
         raise ValueError(f'{what}: {path!r} must hold a JSON list, got {type(data).__name__}')
     return data
